@@ -1,0 +1,66 @@
+"""Dead-letter publishing: the original bytes plus headers that say where they came from and why."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from polystream_common.kafka import EventProducer
+
+HEADER_TOPIC = "dlq.origin.topic"
+HEADER_PARTITION = "dlq.origin.partition"
+HEADER_OFFSET = "dlq.origin.offset"
+HEADER_ERROR_CLASS = "dlq.error.class"
+HEADER_ERROR_MESSAGE = "dlq.error.message"
+HEADER_SERVICE = "dlq.service"
+HEADER_FAILED_AT = "dlq.failed_at_ms"
+
+MAX_MESSAGE_BYTES = 4096
+
+
+class DeadLetterPort(Protocol):
+    def send(self, letter: DeadLetter) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that cannot be written, as it was read, with the reason."""
+
+    dlq_topic: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    error_class: str
+    message: str
+
+    def headers(self, service: str) -> list[tuple[str, bytes]]:
+        return [
+            (HEADER_TOPIC, self.topic.encode()),
+            (HEADER_PARTITION, str(self.partition).encode()),
+            (HEADER_OFFSET, str(self.offset).encode()),
+            (HEADER_ERROR_CLASS, self.error_class.encode()),
+            (HEADER_ERROR_MESSAGE, self.message.encode()[:MAX_MESSAGE_BYTES]),
+            (HEADER_SERVICE, service.encode()),
+            (HEADER_FAILED_AT, str(int(time.time() * 1000)).encode()),
+        ]
+
+
+class KafkaDeadLetters:
+    """Publishes dead letters with the idempotent producer; :meth:`flush` raises on failure."""
+
+    def __init__(self, producer: EventProducer, service: str) -> None:
+        self._producer = producer
+        self._service = service
+
+    def send(self, letter: DeadLetter) -> None:
+        self._producer.send_raw(
+            letter.dlq_topic, letter.key, letter.value, headers=letter.headers(self._service)
+        )
+
+    def flush(self) -> None:
+        self._producer.flush()

@@ -1,0 +1,357 @@
+"""The one consumer loop every consumer service runs.
+
+Order per batch, written down because at-least-once depends on it:
+
+1. poll a batch (bounded by ``batch_size``), decode and validate each record;
+2. publish the invalid ones to the stream's dead-letter topic and flush that producer;
+3. write the valid ones to their sink, retrying the whole batch with backoff while the sink fails;
+   the partitions are paused meanwhile and the loop keeps polling, so the group membership holds
+   (``max.poll.interval.ms``) and nothing more is fetched: memory stays bounded;
+4. only then commit the offsets, and only for partitions still assigned.
+
+A crash anywhere before 4 redelivers the batch; the sinks are idempotent, so nothing is lost or
+duplicated. A rebalance commits what was already written before the partitions go. ``stop()``
+(the SIGTERM handler) lets the batch in flight finish and commit, then the loop closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from pydantic import ValidationError
+
+from polystream_common.backoff import Backoff
+from polystream_common.dlq import DeadLetter, DeadLetterPort
+from polystream_common.metrics import ConsumerMetrics, SinkMetrics
+from polystream_common.schemas import Event
+from polystream_common.settings import ConsumerSettings
+from polystream_common.sink import Rejection, Sink, SinkRecord
+from polystream_common.topics import Stream
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+T = TypeVar("T")
+TP = tuple[str, int]
+
+
+class KafkaMessage(Protocol):
+    """The part of ``confluent_kafka.Message`` the loop reads."""
+
+    def error(self) -> KafkaError | None: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+
+
+class KafkaConsumerPort(Protocol):
+    """The part of ``confluent_kafka.Consumer`` the loop uses; tests pass a fake."""
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Any]: ...
+    def poll(self, timeout: float = -1) -> Any: ...
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
+    def assignment(self) -> list[TopicPartition]: ...
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Route(Generic[E]):
+    """Records of ``stream`` go to ``sink``."""
+
+    stream: Stream[E]
+    sink: Sink[E]
+
+
+class InvalidRecord(Exception):
+    """Why a record cannot be decoded; its ``error_class`` goes into the DLQ headers."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message
+
+
+def decode_record(stream: Stream[E], raw: bytes | None) -> E:
+    """Decode one record or raise :class:`InvalidRecord` naming the kind of defect."""
+    if raw is None:
+        raise InvalidRecord("NullValue", "record has no value (tombstone)")
+    try:
+        return stream.decode(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        kind = "InvalidJSON" if errors and errors[0]["type"] == "json_invalid" else "SchemaViolation"
+        raise InvalidRecord(kind, json.dumps(errors, default=str)) from exc
+
+
+class ConsumeLoop:
+    """Poll, validate, write, then commit; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        consumer: KafkaConsumerPort,
+        routes: Sequence[Route[Any]],
+        dead_letters: DeadLetterPort,
+        settings: ConsumerSettings,
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self._consumer = consumer
+        self._routes = {route.stream.topic: route for route in routes}
+        self._dead_letters = dead_letters
+        self._settings = settings
+        self._metrics = metrics
+        self._route_metrics: dict[str, SinkMetrics] = {
+            topic: metrics.for_route(topic, route.sink.name) for topic, route in self._routes.items()
+        }
+        self._running = True
+        self._paused = False
+        self._assigned: set[TP] = set()
+        self._written: dict[TP, int] = {}  # next offset to commit, per partition, after the write
+        self._carry: list[KafkaMessage] = []  # fetched while paused: first in the next batch
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in flight and exit; safe from a signal handler."""
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def run(self) -> None:
+        self._consumer.subscribe(
+            list(self._routes),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        try:
+            while self._running:
+                batch = await self._poll_batch()
+                if batch:
+                    await self._process(batch)
+        finally:
+            await asyncio.to_thread(self._consumer.close)
+            log.info("consumer closed")
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def _poll_batch(self) -> list[KafkaMessage]:
+        batch, self._carry = self._carry, []
+        want = self._settings.batch_size - len(batch)
+        if want > 0:
+            batch.extend(
+                await asyncio.to_thread(
+                    self._consumer.consume, want, self._settings.batch_timeout_s
+                )
+            )
+        return batch
+
+    async def _wait_polling(self, delay_s: float) -> None:
+        """Sleep ``delay_s`` while serving the group protocol with paused partitions."""
+        deadline = time.monotonic() + delay_s
+        while (remaining := deadline - time.monotonic()) > 0 and self._running:
+            self._pause()  # covers partitions assigned since the last call
+            msg = await asyncio.to_thread(self._consumer.poll, min(remaining, 1.0))
+            if msg is not None and msg.error() is None:
+                self._carry.append(msg)
+
+    def _pause(self) -> None:
+        self._consumer.pause(self._consumer.assignment())
+        if not self._paused:
+            self._paused = True
+            self._metrics.paused(True)
+            log.warning("sink unavailable: partitions paused")
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+            self._metrics.paused(False)
+            log.info("partitions resumed")
+
+    # -- one batch -------------------------------------------------------------------------
+
+    async def _process(self, batch: Sequence[KafkaMessage]) -> None:
+        self._metrics.batch(len(batch))
+        records: dict[str, list[SinkRecord[Any]]] = defaultdict(list)
+        letters: list[DeadLetter] = []
+        ends: dict[TP, int] = {}
+        for msg in batch:
+            if (err := msg.error()) is not None:
+                log.warning("consumer error", extra={"error": str(err)})
+                continue
+            topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+            ends[(topic, partition)] = max(ends.get((topic, partition), -1), offset + 1)
+            route = self._routes[topic]
+            self._route_metrics[topic].consumed.inc()
+            try:
+                event = decode_record(route.stream, msg.value())
+            except InvalidRecord as exc:
+                letters.append(
+                    DeadLetter(
+                        route.stream.dlq_topic, topic, partition, offset, msg.key(), msg.value(),
+                        exc.error_class, exc.message,
+                    )
+                )
+                continue
+            records[topic].append(SinkRecord(event, topic, partition, offset, msg.key()))
+
+        if letters and not await self._send_dead_letters(letters):
+            return
+        for topic, route in self._routes.items():
+            if topic in records:
+                rejections = await self._write(route, records[topic])
+                if rejections is None:
+                    return  # stopping while the sink is down: leave it uncommitted
+                if rejections and not await self._send_dead_letters(
+                    [self._letter_for(route, r) for r in rejections]
+                ):
+                    return
+            self._written.update({tp: end for tp, end in ends.items() if tp[0] == topic})
+
+        await self._commit()
+        self._observe_end_to_end(records)
+
+    async def _write(
+        self, route: Route[Any], records: list[SinkRecord[Any]]
+    ) -> Sequence[Rejection[Any]] | None:
+        sink, metrics = route.sink, self._route_metrics[route.stream.topic]
+        rejections = await self._retry(sink.name, lambda: sink.write(records), metrics, len(records))
+        if rejections is not None:
+            metrics.written.inc(len(records) - len(rejections))
+        return rejections
+
+    async def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> bool:
+        for letter in letters:
+            self._dead_letters.send(letter)
+            self._metrics.dlq(letter.topic, letter.error_class)
+            log.info(
+                "record sent to DLQ",
+                extra={
+                    "topic": letter.topic, "partition": letter.partition,
+                    "offset": letter.offset, "error_class": letter.error_class,
+                },
+            )
+
+        async def flush() -> bool:
+            await asyncio.to_thread(self._dead_letters.flush)
+            return True
+
+        return await self._retry("dlq", flush) is not None
+
+    @staticmethod
+    def _letter_for(route: Route[Any], rejection: Rejection[Any]) -> DeadLetter:
+        record = rejection.record
+        return DeadLetter(
+            route.stream.dlq_topic, record.topic, record.partition, record.offset, record.key,
+            route.stream.encode(record.value), rejection.error_class, rejection.message,
+        )
+
+    async def _retry(
+        self,
+        target: str,
+        attempt: Callable[[], Awaitable[T]],
+        metrics: SinkMetrics | None = None,
+        size: int = 0,
+    ) -> T | None:
+        """Run ``attempt`` until it succeeds, pausing partitions and backing off between tries.
+
+        Returns None only if the loop is stopped while the target is still failing.
+        """
+        backoff = Backoff(self._settings.backoff_initial_s, self._settings.backoff_max_s)
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    result = await attempt()
+                except Exception as exc:
+                    self._metrics.retry(target, type(exc).__name__)
+                    self._metrics.sink_up(target, False)
+                    if metrics is not None:
+                        metrics.failed.inc(size)
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "write failed, retrying",
+                        extra={"target": target, "error": repr(exc), "retry_in_s": round(delay, 3)},
+                    )
+                    if not self._running:
+                        return None
+                    self._pause()
+                    await self._wait_polling(delay)
+                    if not self._running:
+                        return None
+                    continue
+                self._metrics.write_seconds(target).observe(time.perf_counter() - started)
+                self._metrics.sink_up(target, True)
+                return result
+        finally:
+            self._resume()
+
+    async def _commit(self) -> None:
+        offsets = [
+            TopicPartition(topic, partition, end)
+            for (topic, partition), end in self._written.items()
+            if (topic, partition) in self._assigned
+        ]
+        self._written.clear()
+        if not offsets:
+            return
+        try:
+            await asyncio.to_thread(self._consumer.commit, offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # The records are written; if the commit is lost they come again and the idempotent
+            # sinks absorb them. Retrying here could commit for partitions we no longer own.
+            self._metrics.commit_failed()
+            log.warning("commit failed; records will be redelivered", extra={"error": str(exc)})
+
+    def _observe_end_to_end(self, records: dict[str, list[SinkRecord[Any]]]) -> None:
+        now = time.time()
+        for topic, batch in records.items():
+            histogram = self._route_metrics[topic].end_to_end
+            for record in batch:
+                histogram.observe(max(0.0, now - record.value.event_time.timestamp()))
+
+    # -- rebalance callbacks (run inside consume()/poll()) -----------------------------------
+
+    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._assigned.update((tp.topic, tp.partition) for tp in partitions)
+        log.info("partitions assigned", extra={"partitions": _names(partitions)})
+
+    def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        offsets = [
+            TopicPartition(t, p, end) for (t, p), end in self._written.items() if (t, p) in revoked
+        ]
+        if offsets:
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                self._metrics.commit_failed()
+                log.warning("commit on revoke failed", extra={"error": str(exc)})
+        for tp in revoked:
+            self._written.pop(tp, None)
+        self._assigned -= revoked
+        log.info("partitions revoked", extra={"partitions": _names(partitions)})
+
+    def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        lost = {(tp.topic, tp.partition) for tp in partitions}
+        for tp in lost:
+            self._written.pop(tp, None)
+        self._assigned -= lost
+        log.warning("partitions lost", extra={"partitions": _names(partitions)})
+
+
+def _names(partitions: list[TopicPartition]) -> list[str]:
+    return [f"{tp.topic}[{tp.partition}]" for tp in partitions]

@@ -1,0 +1,150 @@
+"""Settings shared by every service: one base class, nested Kafka and store settings.
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix`` and nests the store
+settings it needs. Nested fields use ``__``: ``SENSOR_CONSUMER_POSTGRES__HOST=db``.
+Default credentials exist for the local stack only; outside ``development`` they are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+LOCAL_DEFAULT_PASSWORD = "polystream"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class KafkaSettings(BaseModel):
+    """Connection to the Kafka cluster, shared by producers and consumers."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka options common to every client."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return config
+
+
+class ProducerSettings(BaseModel):
+    """Throughput and durability knobs of the idempotent producer."""
+
+    linger_ms: int = Field(default=20, ge=0)
+    batch_size_bytes: int = Field(default=256 * 1024, ge=1)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    queue_max_messages: int = Field(default=500_000, ge=1)
+    delivery_timeout_ms: int = Field(default=120_000, ge=1)
+
+
+class ConsumerSettings(BaseModel):
+    """The consumer loop: batch bounds, backoff and the memory ceiling of the fetch queue."""
+
+    group_id: str
+    batch_size: int = Field(default=5_000, ge=1)
+    batch_timeout_s: float = Field(default=0.5, gt=0)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int = Field(default=45_000, ge=6_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    queued_max_messages_kbytes: int = Field(default=16_384, ge=1)
+    backoff_initial_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    statistics_interval_ms: int = Field(default=5_000, ge=0)
+
+
+class PostgresSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 15432
+    user: str = "polystream"
+    password: SecretStr = SecretStr(LOCAL_DEFAULT_PASSWORD)
+    database: str = "polystream"
+    pool_min_size: int = Field(default=1, ge=1)
+    pool_max_size: int = Field(default=4, ge=1)
+
+    def dsn(self) -> str:
+        return (
+            f"postgresql://{self.user}:{self.password.get_secret_value()}"
+            f"@{self.host}:{self.port}/{self.database}"
+        )
+
+    def uses_default_credentials(self) -> bool:
+        return self.password.get_secret_value() == LOCAL_DEFAULT_PASSWORD
+
+
+class MongoSettings(BaseModel):
+    url: SecretStr = SecretStr("mongodb://127.0.0.1:27027")
+    database: str = "polystream"
+
+    def uses_default_credentials(self) -> bool:
+        # The local stack's server has no auth; a URL without credentials is local-only.
+        return "@" not in self.url.get_secret_value()
+
+
+class RedisSettings(BaseModel):
+    url: SecretStr = SecretStr("redis://127.0.0.1:16379/0")
+
+    def uses_default_credentials(self) -> bool:
+        return "@" not in self.url.get_secret_value()
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings. Subclasses set ``env_prefix`` and add their stores."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    service_name: str
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+    log_json: bool = False
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    kafka: KafkaSettings = KafkaSettings()
+
+    @model_validator(mode="after")
+    def _refuse_default_credentials(self) -> ServiceSettings:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        offenders = [
+            name
+            for name in type(self).model_fields
+            if getattr(getattr(self, name), "uses_default_credentials", lambda: False)()
+        ]
+        if offenders:
+            raise ValueError(
+                f"default local-stack credentials are refused in {self.environment.value}: "
+                f"set real ones for {', '.join(offenders)}"
+            )
+        return self
+
+    def log_effective(self) -> None:
+        """Log the effective configuration once at start; SecretStr values stay masked."""
+        log.info("effective settings", extra={"settings": self.model_dump(mode="json")})
+
+
+class ConsumerServiceSettings(ServiceSettings):
+    """Base of the services that run the consumer loop."""
+
+    consumer: ConsumerSettings
+    dlq_producer: ProducerSettings = ProducerSettings(linger_ms=5)

@@ -1,0 +1,1 @@
+"""event-consumer: user.events and chat.messages -> MongoDB."""

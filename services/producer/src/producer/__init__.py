@@ -1,0 +1,1 @@
+"""producer: synthetic generators, file ingestion and load tests for the four streams."""

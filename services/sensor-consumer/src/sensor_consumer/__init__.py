@@ -1,0 +1,1 @@
+"""sensor-consumer: sensor.readings -> PostgreSQL."""
