@@ -34,7 +34,10 @@ def stack(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The running local stack; started by this fixture if it is not up yet (left up after)."""
     result = subprocess.run(
         ["bash", str(ROOT / "deploy" / "local" / "stack.sh"), "up"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if result.returncode != 0:
         pytest.fail(f"local stack failed to start:\n{result.stdout}\n{result.stderr}")

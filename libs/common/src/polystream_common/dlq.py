@@ -38,7 +38,7 @@ class DeadLetter:
     error_class: str
     message: str
 
-    def headers(self, service: str) -> list[tuple[str, bytes]]:
+    def headers(self, service: str) -> list[tuple[str, str | bytes | None]]:
         return [
             (HEADER_TOPIC, self.topic.encode()),
             (HEADER_PARTITION, str(self.partition).encode()),

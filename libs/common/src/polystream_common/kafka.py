@@ -25,7 +25,9 @@ def build_admin(kafka: KafkaSettings) -> AdminClient:
     return AdminClient(kafka.client_config())
 
 
-def producer_config(kafka: KafkaSettings, producer: ProducerSettings, client_id: str) -> dict[str, Any]:
+def producer_config(
+    kafka: KafkaSettings, producer: ProducerSettings, client_id: str
+) -> dict[str, Any]:
     """Idempotent producer: acks=all, no reordering on retry, no duplicates from retries."""
     return {
         **kafka.client_config(),
@@ -129,7 +131,7 @@ class EventProducer:
         topic: str,
         key: bytes | None,
         value: bytes | None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         """Queue one record, serving callbacks while the local queue is full (backpressure)."""
         while True:
@@ -153,7 +155,9 @@ class EventProducer:
         if self.failed:
             failed, self.failed = self.failed, []
             topic, err = failed[0]
-            raise DeliveryError(f"{len(failed)} records failed delivery; first: {topic}: {err.str()}")
+            raise DeliveryError(
+                f"{len(failed)} records failed delivery; first: {topic}: {err.str()}"
+            )
 
     def __len__(self) -> int:
         return len(self._producer)

@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
 TP = tuple[str, int]
+RebalanceCallback = Callable[[Any, list[TopicPartition]], None]
 
 
 class KafkaMessage(Protocol):
@@ -57,13 +58,21 @@ class KafkaMessage(Protocol):
 class KafkaConsumerPort(Protocol):
     """The part of ``confluent_kafka.Consumer`` the loop uses; tests pass a fake."""
 
-    def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: RebalanceCallback | None = ...,
+        on_revoke: RebalanceCallback | None = ...,
+        on_lost: RebalanceCallback | None = ...,
+    ) -> None: ...
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Any]: ...
     def poll(self, timeout: float = -1) -> Any: ...
     def pause(self, partitions: list[TopicPartition]) -> None: ...
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def assignment(self) -> list[TopicPartition]: ...
-    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+    def commit(
+        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
+    ) -> list[TopicPartition] | None: ...
     def close(self) -> None: ...
 
 
@@ -92,7 +101,9 @@ def decode_record(stream: Stream[E], raw: bytes | None) -> E:
         return stream.decode(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
-        kind = "InvalidJSON" if errors and errors[0]["type"] == "json_invalid" else "SchemaViolation"
+        kind = (
+            "InvalidJSON" if errors and errors[0]["type"] == "json_invalid" else "SchemaViolation"
+        )
         raise InvalidRecord(kind, json.dumps(errors, default=str)) from exc
 
 
@@ -113,7 +124,8 @@ class ConsumeLoop:
         self._settings = settings
         self._metrics = metrics
         self._route_metrics: dict[str, SinkMetrics] = {
-            topic: metrics.for_route(topic, route.sink.name) for topic, route in self._routes.items()
+            topic: metrics.for_route(topic, route.sink.name)
+            for topic, route in self._routes.items()
         }
         self._running = True
         self._paused = False
@@ -125,9 +137,8 @@ class ConsumeLoop:
         """Ask the loop to finish the batch in flight and exit; safe from a signal handler."""
         self._running = False
 
-    @property
-    def running(self) -> bool:
-        return self._running
+    def _stopping(self) -> bool:
+        return not self._running
 
     async def run(self) -> None:
         self._consumer.subscribe(
@@ -201,8 +212,14 @@ class ConsumeLoop:
             except InvalidRecord as exc:
                 letters.append(
                     DeadLetter(
-                        route.stream.dlq_topic, topic, partition, offset, msg.key(), msg.value(),
-                        exc.error_class, exc.message,
+                        route.stream.dlq_topic,
+                        topic,
+                        partition,
+                        offset,
+                        msg.key(),
+                        msg.value(),
+                        exc.error_class,
+                        exc.message,
                     )
                 )
                 continue
@@ -228,7 +245,9 @@ class ConsumeLoop:
         self, route: Route[Any], records: list[SinkRecord[Any]]
     ) -> Sequence[Rejection[Any]] | None:
         sink, metrics = route.sink, self._route_metrics[route.stream.topic]
-        rejections = await self._retry(sink.name, lambda: sink.write(records), metrics, len(records))
+        rejections = await self._retry(
+            sink.name, lambda: sink.write(records), metrics, len(records)
+        )
         if rejections is not None:
             metrics.written.inc(len(records) - len(rejections))
         return rejections
@@ -240,8 +259,10 @@ class ConsumeLoop:
             log.info(
                 "record sent to DLQ",
                 extra={
-                    "topic": letter.topic, "partition": letter.partition,
-                    "offset": letter.offset, "error_class": letter.error_class,
+                    "topic": letter.topic,
+                    "partition": letter.partition,
+                    "offset": letter.offset,
+                    "error_class": letter.error_class,
                 },
             )
 
@@ -255,8 +276,14 @@ class ConsumeLoop:
     def _letter_for(route: Route[Any], rejection: Rejection[Any]) -> DeadLetter:
         record = rejection.record
         return DeadLetter(
-            route.stream.dlq_topic, record.topic, record.partition, record.offset, record.key,
-            route.stream.encode(record.value), rejection.error_class, rejection.message,
+            route.stream.dlq_topic,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            route.stream.encode(record.value),
+            rejection.error_class,
+            rejection.message,
         )
 
     async def _retry(
@@ -286,11 +313,11 @@ class ConsumeLoop:
                         "write failed, retrying",
                         extra={"target": target, "error": repr(exc), "retry_in_s": round(delay, 3)},
                     )
-                    if not self._running:
+                    if self._stopping():
                         return None
                     self._pause()
                     await self._wait_polling(delay)
-                    if not self._running:
+                    if self._stopping():
                         return None
                     continue
                 self._metrics.write_seconds(target).observe(time.perf_counter() - started)

@@ -44,7 +44,8 @@ SINK_RETRIES = Counter(
     ["service", "sink", "error"],
 )
 SINK_UP = Gauge(
-    "polystream_sink_up", "1 while the sink's last write succeeded, 0 while retrying.",
+    "polystream_sink_up",
+    "1 while the sink's last write succeeded, 0 while retrying.",
     ["service", "sink"],
 )
 END_TO_END_SECONDS = Histogram(
@@ -54,7 +55,9 @@ END_TO_END_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 BATCH_SIZE = Histogram(
-    "polystream_batch_size_records", "Records per polled batch.", ["service"],
+    "polystream_batch_size_records",
+    "Records per polled batch.",
+    ["service"],
     buckets=BATCH_BUCKETS,
 )
 CONSUMER_LAG = Gauge(

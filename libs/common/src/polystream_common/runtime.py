@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ConsumerServiceSettings)
 
 
-async def setup_with_backoff(sink: Sink[Any], metrics: ConsumerMetrics, stop: asyncio.Event) -> None:
+async def setup_with_backoff(
+    sink: Sink[Any], metrics: ConsumerMetrics, stop: asyncio.Event
+) -> None:
     """Connect a sink, retrying with backoff while its store is down (visible in metrics)."""
     backoff = Backoff()
     while True:
@@ -40,7 +42,9 @@ async def setup_with_backoff(sink: Sink[Any], metrics: ConsumerMetrics, stop: as
             metrics.retry(sink.name, type(exc).__name__)
             metrics.sink_up(sink.name, False)
             delay = backoff.next_delay()
-            log.warning("sink setup failed, retrying", extra={"sink": sink.name, "error": repr(exc)})
+            log.warning(
+                "sink setup failed, retrying", extra={"sink": sink.name, "error": repr(exc)}
+            )
             try:
                 await asyncio.wait_for(stop.wait(), delay)
                 raise asyncio.CancelledError  # stopped before the store came up
@@ -71,16 +75,21 @@ async def run_consumer(settings: ConsumerServiceSettings, routes: Sequence[Route
             await setup_with_backoff(route.sink, metrics, stopping)
             resources.push_async_callback(route.sink.close)
         producer = EventProducer.build(
-            settings.kafka, settings.dlq_producer,
-            client_id=f"{settings.service_name}-dlq", service=settings.service_name,
+            settings.kafka,
+            settings.dlq_producer,
+            client_id=f"{settings.service_name}-dlq",
+            service=settings.service_name,
         )
         resources.callback(producer.flush)
         consumer = build_consumer(
             settings.kafka, settings.consumer, settings.service_name, stats_cb=metrics.on_stats
         )
         consume_loop = ConsumeLoop(
-            consumer, routes, KafkaDeadLetters(producer, settings.service_name),
-            settings.consumer, metrics,
+            consumer,
+            routes,
+            KafkaDeadLetters(producer, settings.service_name),
+            settings.consumer,
+            metrics,
         )
         loop_ref.append(consume_loop)
         if stopping.is_set():

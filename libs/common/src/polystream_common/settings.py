@@ -62,7 +62,7 @@ class ProducerSettings(BaseModel):
 class ConsumerSettings(BaseModel):
     """The consumer loop: batch bounds, backoff and the memory ceiling of the fetch queue."""
 
-    group_id: str
+    group_id: str = Field(default="", description="defaults to the service name")
     batch_size: int = Field(default=5_000, ge=1)
     batch_timeout_s: float = Field(default=0.5, gt=0)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
@@ -146,5 +146,11 @@ class ServiceSettings(BaseSettings):
 class ConsumerServiceSettings(ServiceSettings):
     """Base of the services that run the consumer loop."""
 
-    consumer: ConsumerSettings
+    consumer: ConsumerSettings = ConsumerSettings()
     dlq_producer: ProducerSettings = ProducerSettings(linger_ms=5)
+
+    @model_validator(mode="after")
+    def _group_defaults_to_service(self) -> ConsumerServiceSettings:
+        if not self.consumer.group_id:
+            self.consumer = self.consumer.model_copy(update={"group_id": self.service_name})
+        return self

@@ -165,4 +165,4 @@ class RecordingDeadLetters:
         if self.fail_flushes > 0:
             self.fail_flushes -= 1
             raise RuntimeError("broker unavailable")
-        self.flushed.extend(self.sent[len(self.flushed):])
+        self.flushed.extend(self.sent[len(self.flushed) :])

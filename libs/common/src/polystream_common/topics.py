@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from pydantic import TypeAdapter
 
 from polystream_common.schemas import (
@@ -54,9 +55,7 @@ SENSOR_READINGS: Stream[SensorReading] = Stream(
 USER_EVENTS: Stream[AnyUserEvent] = Stream(
     "user.events", 6, "user_id", TypeAdapter[AnyUserEvent](UserEvent)
 )
-CHAT_MESSAGES: Stream[ChatMessage] = Stream(
-    "chat.messages", 3, "user_id", TypeAdapter(ChatMessage)
-)
+CHAT_MESSAGES: Stream[ChatMessage] = Stream("chat.messages", 3, "user_id", TypeAdapter(ChatMessage))
 # The catalog is a table: compaction keeps the latest record of each product.
 PRODUCTS: Stream[Product] = Stream(
     "products.catalog", 3, "product_id", TypeAdapter(Product), {"cleanup.policy": "compact"}
