@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from polystream_common.loop import ConsumeLoop, Route
-from polystream_common.metrics import CONSUMER_PAUSED, ConsumerMetrics
+from polystream_common.metrics import CONSUMER_LAG, CONSUMER_PAUSED, ConsumerMetrics
 from polystream_common.schemas import SensorReading, utc_now
 from polystream_common.settings import ConsumerSettings
-from polystream_common.testing import FakeConsumer, InMemorySink, RecordingDeadLetters
+from polystream_common.testing import FakeConsumer, InMemorySink, RecordingCheckpoint
 from polystream_common.topics import SENSOR_READINGS
 
 TOPIC = SENSOR_READINGS.topic
@@ -40,10 +40,18 @@ def encoded(events: list[SensorReading]) -> list[bytes | None]:
 
 
 def make_loop(
-    consumer: FakeConsumer, sink: InMemorySink, letters: RecordingDeadLetters, service: str = "t"
+    consumer: FakeConsumer,
+    sink: InMemorySink,
+    checkpoint: RecordingCheckpoint | None = None,
+    service: str = "t",
+    settings: ConsumerSettings = SETTINGS,
 ) -> ConsumeLoop:
     loop = ConsumeLoop(
-        consumer, [Route(SENSOR_READINGS, sink)], letters, SETTINGS, ConsumerMetrics(service)
+        consumer,
+        [Route(SENSOR_READINGS, sink)],
+        checkpoint or RecordingCheckpoint(consumer),
+        settings,
+        ConsumerMetrics(service),
     )
     consumer.stop_when_drained = loop.stop
     return loop
@@ -56,57 +64,53 @@ async def run(loop: ConsumeLoop) -> None:
 async def test_every_valid_record_is_written_and_offsets_committed_after() -> None:
     events = valid(20)
     consumer = FakeConsumer({(TOPIC, 0): encoded(events[:12]), (TOPIC, 1): encoded(events[12:])})
-    sink, letters = InMemorySink(), RecordingDeadLetters()
-    await run(make_loop(consumer, sink, letters))
+    sink, checkpoint = InMemorySink(), RecordingCheckpoint(consumer)
+    await run(make_loop(consumer, sink, checkpoint))
     assert set(sink.rows) == {e.event_id for e in events}
     assert consumer.committed == {(TOPIC, 0): 12, (TOPIC, 1): 8}
-    assert letters.sent == []
+    assert checkpoint.letters == []
     assert consumer.closed
 
 
 async def test_poison_goes_to_the_dlq_with_origin_and_error_and_the_loop_goes_on() -> None:
     events = valid(10)
-    poison: list[bytes | None] = [
-        b"{broken",
-        json.dumps({"event_id": 1}).encode(),
-        None,
-    ]
+    poison: list[bytes | None] = [b"{broken", json.dumps({"event_id": 1}).encode(), None]
     log = encoded(events[:5]) + poison + encoded(events[5:])
     consumer = FakeConsumer({(TOPIC, 0): log})
-    sink, letters = InMemorySink(), RecordingDeadLetters()
-    await run(make_loop(consumer, sink, letters))
+    sink, checkpoint = InMemorySink(), RecordingCheckpoint(consumer)
+    await run(make_loop(consumer, sink, checkpoint))
 
     assert len(sink.rows) == 10
-    assert [(d.offset, d.error_class) for d in letters.flushed] == [
+    letters = checkpoint.letters
+    assert [(d.offset, d.error_class) for d in letters] == [
         (5, "InvalidJSON"),
         (6, "SchemaViolation"),
         (7, "NullValue"),
     ]
-    headers = dict(letters.flushed[0].headers("sensor-consumer"))
+    headers = dict(letters[0].headers("sensor-consumer"))
     assert headers["dlq.origin.topic"] == TOPIC.encode()
     assert headers["dlq.origin.partition"] == b"0"
     assert headers["dlq.origin.offset"] == b"5"
     assert headers["dlq.error.class"] == b"InvalidJSON"
     assert headers["dlq.error.message"]
-    assert letters.flushed[0].value == b"{broken"
-    assert letters.flushed[0].dlq_topic == "sensor.readings.dlq"
+    assert letters[0].value == b"{broken"
+    assert letters[0].dlq_topic == "sensor.readings.dlq"
     assert consumer.committed[(TOPIC, 0)] == len(log)
 
 
-async def test_a_batch_of_only_poison_is_committed_after_the_dlq_flush() -> None:
+async def test_a_failing_checkpoint_is_retried_until_letters_and_offsets_land_together() -> None:
     consumer = FakeConsumer({(TOPIC, 0): [b"x", b"y"]})
-    sink, letters = InMemorySink(), RecordingDeadLetters(fail_flushes=2)
-    await run(make_loop(consumer, sink, letters))
-    assert len(letters.flushed) == 2
+    checkpoint = RecordingCheckpoint(consumer, fail_commits=2)
+    await run(make_loop(consumer, InMemorySink(), checkpoint))
+    assert [d.offset for d in checkpoint.letters] == [0, 1]
     assert consumer.committed[(TOPIC, 0)] == 2
 
 
 async def test_a_down_sink_pauses_partitions_retries_with_backoff_and_loses_nothing() -> None:
     events = valid(15)
     consumer = FakeConsumer({(TOPIC, 0): encoded(events)})
-    sink, letters = InMemorySink(fail_next=4), RecordingDeadLetters()
-    loop = make_loop(consumer, sink, letters, service="pause-test")
-    await run(loop)
+    sink = InMemorySink(fail_next=4)
+    await run(make_loop(consumer, sink, service="pause-test"))
     assert set(sink.rows) == {e.event_id for e in events}
     assert sink.writes == 4 + 3  # four failures, then three batches of at most 7
     assert consumer.polls_while_paused >= 4  # kept polling (group membership) while paused
@@ -116,10 +120,9 @@ async def test_a_down_sink_pauses_partitions_retries_with_backoff_and_loses_noth
 
 
 async def test_nothing_is_committed_past_a_batch_that_was_never_written() -> None:
-    events = valid(7)
-    consumer = FakeConsumer({(TOPIC, 0): encoded(events)})
-    sink, letters = InMemorySink(fail_next=10**6), RecordingDeadLetters()
-    loop = make_loop(consumer, sink, letters)
+    consumer = FakeConsumer({(TOPIC, 0): encoded(valid(7))})
+    sink = InMemorySink(fail_next=10**6)
+    loop = make_loop(consumer, sink)
 
     async def stop_soon() -> None:
         await asyncio.sleep(0.05)
@@ -135,13 +138,11 @@ async def test_redelivery_after_a_crash_leaves_no_duplicate() -> None:
     events = valid(14)
     log: dict[tuple[str, int], list[bytes | None]] = {(TOPIC, 0): encoded(events)}
     sink = InMemorySink()
-    # First run "crashes" after writing: offsets never committed.
-    first = FakeConsumer(log)
-    loop = make_loop(first, sink, RecordingDeadLetters())
+    first = FakeConsumer(log)  # "crashes" after writing: its offsets never reach the broker
     first.commit = lambda **_: None  # type: ignore[method-assign]
-    await run(loop)
+    await run(make_loop(first, sink))
     second = FakeConsumer(log, committed=dict(first.committed))
-    await run(make_loop(second, sink, RecordingDeadLetters()))
+    await run(make_loop(second, sink))
     assert len(sink.rows) == 14
     assert sink.writes == 4  # the batches were written twice, the rows once
     assert second.committed[(TOPIC, 0)] == 14
@@ -151,16 +152,16 @@ async def test_records_the_store_refuses_go_to_the_dlq_and_the_rest_is_written()
     events = valid(6)
     consumer = FakeConsumer({(TOPIC, 0): encoded(events)})
     sink = InMemorySink(reject=[events[2].event_id])
-    letters = RecordingDeadLetters()
-    await run(make_loop(consumer, sink, letters))
+    checkpoint = RecordingCheckpoint(consumer)
+    await run(make_loop(consumer, sink, checkpoint))
     assert len(sink.rows) == 5
-    assert [(d.offset, d.error_class) for d in letters.flushed] == [(2, "Refused")]
+    assert [(d.offset, d.error_class) for d in checkpoint.letters] == [(2, "Refused")]
     assert consumer.committed[(TOPIC, 0)] == 6
 
 
-async def test_revoke_commits_what_was_written_and_drops_the_rest() -> None:
+async def test_revoke_checkpoints_what_was_written_before_the_partitions_go() -> None:
     consumer = FakeConsumer({(TOPIC, 0): encoded(valid(3))})
-    loop = make_loop(consumer, InMemorySink(), RecordingDeadLetters())
+    loop = make_loop(consumer, InMemorySink())
     consumer.subscribe(
         [TOPIC], on_assign=loop._on_assign, on_revoke=loop._on_revoke, on_lost=loop._on_lost
     )
@@ -169,6 +170,7 @@ async def test_revoke_commits_what_was_written_and_drops_the_rest() -> None:
     consumer.revoke_all()
     assert consumer.committed == {(TOPIC, 0): 3}
     assert loop._assigned == set()
+    assert loop._written == {}
 
 
 def test_lag_is_published_from_librdkafka_statistics() -> None:
@@ -177,23 +179,13 @@ def test_lag_is_published_from_librdkafka_statistics() -> None:
         "topics": {TOPIC: {"partitions": {"0": {"consumer_lag": 5}, "-1": {"consumer_lag": 9}}}}
     }
     metrics.on_stats(json.dumps(stats))
-    from polystream_common.metrics import CONSUMER_LAG
-
     assert CONSUMER_LAG.labels("lag-test", TOPIC, "0")._value.get() == 5
 
 
 @pytest.mark.parametrize("batch_size", [1, 1000])
 async def test_batch_size_bounds_each_write(batch_size: int) -> None:
-    events = valid(10)
-    consumer = FakeConsumer({(TOPIC, 0): encoded(events)})
+    consumer = FakeConsumer({(TOPIC, 0): encoded(valid(10))})
     sink = InMemorySink()
-    loop = ConsumeLoop(
-        consumer,
-        [Route(SENSOR_READINGS, sink)],
-        RecordingDeadLetters(),
-        SETTINGS.model_copy(update={"batch_size": batch_size}),
-        ConsumerMetrics("b"),
-    )
-    consumer.stop_when_drained = loop.stop
-    await run(loop)
+    settings = SETTINGS.model_copy(update={"batch_size": batch_size})
+    await run(make_loop(consumer, sink, settings=settings))
     assert sink.writes == -(-10 // batch_size)

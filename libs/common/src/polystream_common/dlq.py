@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
-
-from polystream_common.kafka import EventProducer
 
 HEADER_TOPIC = "dlq.origin.topic"
 HEADER_PARTITION = "dlq.origin.partition"
@@ -17,12 +14,6 @@ HEADER_SERVICE = "dlq.service"
 HEADER_FAILED_AT = "dlq.failed_at_ms"
 
 MAX_MESSAGE_BYTES = 4096
-
-
-class DeadLetterPort(Protocol):
-    def send(self, letter: DeadLetter) -> None: ...
-
-    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +39,3 @@ class DeadLetter:
             (HEADER_SERVICE, service.encode()),
             (HEADER_FAILED_AT, str(int(time.time() * 1000)).encode()),
         ]
-
-
-class KafkaDeadLetters:
-    """Publishes dead letters with the idempotent producer; :meth:`flush` raises on failure."""
-
-    def __init__(self, producer: EventProducer, service: str) -> None:
-        self._producer = producer
-        self._service = service
-
-    def send(self, letter: DeadLetter) -> None:
-        self._producer.send_raw(
-            letter.dlq_topic, letter.key, letter.value, headers=letter.headers(self._service)
-        )
-
-    def flush(self) -> None:
-        self._producer.flush()

@@ -3,15 +3,17 @@
 Order per batch, written down because at-least-once depends on it:
 
 1. poll a batch (bounded by ``batch_size``), decode and validate each record;
-2. publish the invalid ones to the stream's dead-letter topic and flush that producer;
-3. write the valid ones to their sink, retrying the whole batch with backoff while the sink fails;
+2. write the valid ones to their sink, retrying the whole batch with backoff while the sink fails;
    the partitions are paused meanwhile and the loop keeps polling, so the group membership holds
    (``max.poll.interval.ms``) and nothing more is fetched: memory stays bounded;
-4. only then commit the offsets, and only for partitions still assigned.
+3. only then run the checkpoint: the invalid records (and those the sink refused) go to the
+   stream's dead-letter topic and the offsets are committed, atomically (see checkpoint.py), and
+   only for partitions still assigned.
 
-A crash anywhere before 4 redelivers the batch; the sinks are idempotent, so nothing is lost or
-duplicated. A rebalance commits what was already written before the partitions go. ``stop()``
-(the SIGTERM handler) lets the batch in flight finish and commit, then the loop closes.
+A crash anywhere before 3 redelivers the batch; the sinks are idempotent and the dead letters of
+an unfinished checkpoint are never visible, so nothing is lost or duplicated. A rebalance
+checkpoints what was already written before the partitions go. ``stop()`` (the SIGTERM handler)
+lets the batch in flight finish and checkpoint, then the loop closes.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from pydantic import ValidationError
 
 from polystream_common.backoff import Backoff
-from polystream_common.dlq import DeadLetter, DeadLetterPort
+from polystream_common.checkpoint import Checkpoint, FatalCheckpointError
+from polystream_common.dlq import DeadLetter
 from polystream_common.metrics import ConsumerMetrics, SinkMetrics
 from polystream_common.schemas import Event
 from polystream_common.settings import ConsumerSettings
@@ -70,9 +73,6 @@ class KafkaConsumerPort(Protocol):
     def pause(self, partitions: list[TopicPartition]) -> None: ...
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def assignment(self) -> list[TopicPartition]: ...
-    def commit(
-        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
-    ) -> list[TopicPartition] | None: ...
     def close(self) -> None: ...
 
 
@@ -114,13 +114,13 @@ class ConsumeLoop:
         self,
         consumer: KafkaConsumerPort,
         routes: Sequence[Route[Any]],
-        dead_letters: DeadLetterPort,
+        checkpoint: Checkpoint,
         settings: ConsumerSettings,
         metrics: ConsumerMetrics,
     ) -> None:
         self._consumer = consumer
         self._routes = {route.stream.topic: route for route in routes}
-        self._dead_letters = dead_letters
+        self._checkpoint = checkpoint
         self._settings = settings
         self._metrics = metrics
         self._route_metrics: dict[str, SinkMetrics] = {
@@ -130,7 +130,9 @@ class ConsumeLoop:
         self._running = True
         self._paused = False
         self._assigned: set[TP] = set()
-        self._written: dict[TP, int] = {}  # next offset to commit, per partition, after the write
+        # Written to the sinks but not checkpointed yet: next offset per partition, dead letters.
+        self._written: dict[TP, int] = {}
+        self._letters: list[DeadLetter] = []
         self._carry: list[KafkaMessage] = []  # fetched while paused: first in the next batch
 
     def stop(self) -> None:
@@ -225,21 +227,17 @@ class ConsumeLoop:
                 continue
             records[topic].append(SinkRecord(event, topic, partition, offset, msg.key()))
 
-        if letters and not await self._send_dead_letters(letters):
-            return
         for topic, route in self._routes.items():
             if topic in records:
                 rejections = await self._write(route, records[topic])
                 if rejections is None:
                     return  # stopping while the sink is down: leave it uncommitted
-                if rejections and not await self._send_dead_letters(
-                    [self._letter_for(route, r) for r in rejections]
-                ):
-                    return
+                letters.extend(self._letter_for(route, r) for r in rejections)
             self._written.update({tp: end for tp, end in ends.items() if tp[0] == topic})
+        self._letters.extend(letters)
 
-        await self._commit()
-        self._observe_end_to_end(records)
+        if await self._run_checkpoint():
+            self._observe_end_to_end(records)
 
     async def _write(
         self, route: Route[Any], records: list[SinkRecord[Any]]
@@ -251,26 +249,6 @@ class ConsumeLoop:
         if rejections is not None:
             metrics.written.inc(len(records) - len(rejections))
         return rejections
-
-    async def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> bool:
-        for letter in letters:
-            self._dead_letters.send(letter)
-            self._metrics.dlq(letter.topic, letter.error_class)
-            log.info(
-                "record sent to DLQ",
-                extra={
-                    "topic": letter.topic,
-                    "partition": letter.partition,
-                    "offset": letter.offset,
-                    "error_class": letter.error_class,
-                },
-            )
-
-        async def flush() -> bool:
-            await asyncio.to_thread(self._dead_letters.flush)
-            return True
-
-        return await self._retry("dlq", flush) is not None
 
     @staticmethod
     def _letter_for(route: Route[Any], rejection: Rejection[Any]) -> DeadLetter:
@@ -285,6 +263,53 @@ class ConsumeLoop:
             rejection.error_class,
             rejection.message,
         )
+
+    def _take_pending(self, partitions: set[TP]) -> tuple[list[DeadLetter], list[TopicPartition]]:
+        """Remove and return what is written but not checkpointed, for ``partitions``."""
+        offsets = [
+            TopicPartition(t, p, end)
+            for (t, p), end in self._written.items()
+            if (t, p) in partitions
+        ]
+        letters = [d for d in self._letters if (d.topic, d.partition) in partitions]
+        self._written = {tp: end for tp, end in self._written.items() if tp not in partitions}
+        self._letters = [d for d in self._letters if (d.topic, d.partition) not in partitions]
+        return letters, offsets
+
+    async def _run_checkpoint(self) -> bool:
+        # Partitions revoked meanwhile were checkpointed by the callback or belong to another
+        # member now, which redelivers them: only what is still ours is committed here.
+        self._written = {tp: end for tp, end in self._written.items() if tp in self._assigned}
+        self._letters = [d for d in self._letters if (d.topic, d.partition) in self._assigned]
+        letters, offsets = (
+            list(self._letters),
+            [TopicPartition(t, p, end) for (t, p), end in self._written.items()],
+        )
+
+        async def commit() -> bool:
+            await asyncio.to_thread(self._checkpoint.commit, letters, offsets)
+            return True
+
+        if await self._retry("checkpoint", commit) is None:
+            return False
+        self._written.clear()
+        self._letters.clear()
+        for letter in letters:
+            self._metrics.dlq(letter.topic, letter.error_class)
+        if letters:
+            log.warning(
+                "records sent to the DLQ",
+                extra={
+                    "count": len(letters),
+                    "first": (
+                        letters[0].topic,
+                        letters[0].partition,
+                        letters[0].offset,
+                        letters[0].error_class,
+                    ),
+                },
+            )
+        return True
 
     async def _retry(
         self,
@@ -303,6 +328,8 @@ class ConsumeLoop:
                 started = time.perf_counter()
                 try:
                     result = await attempt()
+                except FatalCheckpointError:
+                    raise
                 except Exception as exc:
                     self._metrics.retry(target, type(exc).__name__)
                     self._metrics.sink_up(target, False)
@@ -326,23 +353,6 @@ class ConsumeLoop:
         finally:
             self._resume()
 
-    async def _commit(self) -> None:
-        offsets = [
-            TopicPartition(topic, partition, end)
-            for (topic, partition), end in self._written.items()
-            if (topic, partition) in self._assigned
-        ]
-        self._written.clear()
-        if not offsets:
-            return
-        try:
-            await asyncio.to_thread(self._consumer.commit, offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # The records are written; if the commit is lost they come again and the idempotent
-            # sinks absorb them. Retrying here could commit for partitions we no longer own.
-            self._metrics.commit_failed()
-            log.warning("commit failed; records will be redelivered", extra={"error": str(exc)})
-
     def _observe_end_to_end(self, records: dict[str, list[SinkRecord[Any]]]) -> None:
         now = time.time()
         for topic, batch in records.items():
@@ -358,24 +368,19 @@ class ConsumeLoop:
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        offsets = [
-            TopicPartition(t, p, end) for (t, p), end in self._written.items() if (t, p) in revoked
-        ]
-        if offsets:
+        letters, offsets = self._take_pending(revoked)
+        if letters or offsets:
             try:
-                self._consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as exc:
+                self._checkpoint.commit(letters, offsets)
+            except Exception as exc:  # the next owner redelivers them; sinks are idempotent
                 self._metrics.commit_failed()
-                log.warning("commit on revoke failed", extra={"error": str(exc)})
-        for tp in revoked:
-            self._written.pop(tp, None)
+                log.warning("checkpoint on revoke failed", extra={"error": repr(exc)})
         self._assigned -= revoked
         log.info("partitions revoked", extra={"partitions": _names(partitions)})
 
     def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         lost = {(tp.topic, tp.partition) for tp in partitions}
-        for tp in lost:
-            self._written.pop(tp, None)
+        self._take_pending(lost)  # another member owns them now: it redelivers
         self._assigned -= lost
         log.warning("partitions lost", extra={"partitions": _names(partitions)})
 

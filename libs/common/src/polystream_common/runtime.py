@@ -7,20 +7,22 @@ function that picks the service's concrete sinks.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+from confluent_kafka import Producer
+
 from polystream_common.backoff import Backoff
-from polystream_common.dlq import KafkaDeadLetters
-from polystream_common.kafka import EventProducer, build_admin, build_consumer
+from polystream_common.checkpoint import KafkaTransactionalCheckpoint
+from polystream_common.kafka import build_admin, build_consumer, producer_config
 from polystream_common.logs import configure_logging
 from polystream_common.loop import ConsumeLoop, Route
 from polystream_common.metrics import ConsumerMetrics, serve_metrics
 from polystream_common.settings import ConsumerServiceSettings
-from polystream_common.sink import Sink
 from polystream_common.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -28,70 +30,79 @@ log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ConsumerServiceSettings)
 
 
-async def setup_with_backoff(
-    sink: Sink[Any], metrics: ConsumerMetrics, stop: asyncio.Event
+async def retry_until_stopped(
+    target: str,
+    attempt: Callable[[], Awaitable[Any] | Any],
+    metrics: ConsumerMetrics,
+    stop: asyncio.Event,
 ) -> None:
-    """Connect a sink, retrying with backoff while its store is down (visible in metrics)."""
+    """Run a start-up step, retrying with backoff while its server is down (visible in metrics).
+
+    Raises ``CancelledError`` if the service is stopped first.
+    """
     backoff = Backoff()
     while True:
         try:
-            await sink.setup()
-            metrics.sink_up(sink.name, True)
+            result = attempt()
+            if inspect.isawaitable(result):
+                await result
+            metrics.sink_up(target, True)
             return
         except Exception as exc:
-            metrics.retry(sink.name, type(exc).__name__)
-            metrics.sink_up(sink.name, False)
+            metrics.retry(target, type(exc).__name__)
+            metrics.sink_up(target, False)
             delay = backoff.next_delay()
             log.warning(
-                "sink setup failed, retrying", extra={"sink": sink.name, "error": repr(exc)}
+                "start-up step failed, retrying", extra={"target": target, "error": repr(exc)}
             )
             try:
                 await asyncio.wait_for(stop.wait(), delay)
-                raise asyncio.CancelledError  # stopped before the store came up
             except TimeoutError:
-                pass
+                continue
+            raise asyncio.CancelledError from exc  # stopped before the server came up
 
 
 async def run_consumer(settings: ConsumerServiceSettings, routes: Sequence[Route[Any]]) -> None:
     """Run the consumer loop over ``routes`` until SIGTERM/SIGINT; every resource is closed."""
     metrics = ConsumerMetrics(settings.service_name)
     stopping = asyncio.Event()
-    loop_ref: list[ConsumeLoop] = []
+    loops: list[ConsumeLoop] = []
 
     def stop() -> None:
         stopping.set()
-        for consume_loop in loop_ref:
+        for consume_loop in loops:
             consume_loop.stop()
 
     running_loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         running_loop.add_signal_handler(sig, stop)
 
-    await asyncio.to_thread(
-        ensure_topics, build_admin(settings.kafka), [route.stream for route in routes]
+    admin = build_admin(settings.kafka)
+    streams = [route.stream for route in routes]
+    await retry_until_stopped(
+        "kafka-topics", lambda: asyncio.to_thread(ensure_topics, admin, streams), metrics, stopping
     )
     async with AsyncExitStack() as resources:
         for route in routes:
-            await setup_with_backoff(route.sink, metrics, stopping)
+            await retry_until_stopped(route.sink.name, route.sink.setup, metrics, stopping)
             resources.push_async_callback(route.sink.close)
-        producer = EventProducer.build(
-            settings.kafka,
-            settings.dlq_producer,
-            client_id=f"{settings.service_name}-dlq",
-            service=settings.service_name,
-        )
-        resources.callback(producer.flush)
         consumer = build_consumer(
             settings.kafka, settings.consumer, settings.service_name, stats_cb=metrics.on_stats
         )
-        consume_loop = ConsumeLoop(
-            consumer,
-            routes,
-            KafkaDeadLetters(producer, settings.service_name),
-            settings.consumer,
-            metrics,
+        producer = Producer(
+            {
+                **producer_config(
+                    settings.kafka, settings.dlq_producer, f"{settings.service_name}-checkpoint"
+                ),
+                "transactional.id": settings.transactional_id(),
+            }
         )
-        loop_ref.append(consume_loop)
+        checkpoint = KafkaTransactionalCheckpoint(producer, consumer, settings.service_name)
+        await retry_until_stopped(
+            "kafka-transactions", lambda: asyncio.to_thread(checkpoint.init), metrics, stopping
+        )
+        consume_loop = ConsumeLoop(consumer, routes, checkpoint, settings.consumer, metrics)
+        loops.append(consume_loop)
         if stopping.is_set():
             consume_loop.stop()
         log.info("consuming", extra={"topics": [r.stream.topic for r in routes]})
@@ -109,4 +120,4 @@ def consumer_main(
     try:
         asyncio.run(run_consumer(settings, bootstrap(settings)))
     except asyncio.CancelledError:
-        log.info("stopped before the sinks came up")
+        log.info("stopped before the servers came up")

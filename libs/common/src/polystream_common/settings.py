@@ -8,6 +8,7 @@ Default credentials exist for the local stack only; outside ``development`` they
 from __future__ import annotations
 
 import logging
+import socket
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -148,6 +149,13 @@ class ConsumerServiceSettings(ServiceSettings):
 
     consumer: ConsumerSettings = ConsumerSettings()
     dlq_producer: ProducerSettings = ProducerSettings(linger_ms=5)
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        description="stable per replica (pod name): a restart with the same id fences the old one",
+    )
+
+    def transactional_id(self) -> str:
+        return f"{self.consumer.group_id}.{self.instance_id}"
 
     @model_validator(mode="after")
     def _group_defaults_to_service(self) -> ConsumerServiceSettings:

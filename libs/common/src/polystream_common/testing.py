@@ -1,5 +1,5 @@
 """Test doubles that ship with the library: an in-memory sink, a fake Kafka consumer and a
-dead-letter recorder. Unit tests of any service wire these instead of real adapters."""
+recording checkpoint. Unit tests of any service wire these instead of real adapters."""
 
 from __future__ import annotations
 
@@ -151,18 +151,19 @@ class FakeConsumer:
 
 
 @dataclass
-class RecordingDeadLetters:
-    """Keeps dead letters in a list; ``fail_flushes`` makes that many flushes raise."""
+class RecordingCheckpoint:
+    """Keeps checkpointed dead letters and commits offsets on the fake consumer.
 
-    sent: list[DeadLetter] = field(default_factory=list)
-    flushed: list[DeadLetter] = field(default_factory=list)
-    fail_flushes: int = 0
+    ``fail_commits`` makes that many checkpoints raise (a broker that is down).
+    """
 
-    def send(self, letter: DeadLetter) -> None:
-        self.sent.append(letter)
+    consumer: FakeConsumer
+    letters: list[DeadLetter] = field(default_factory=list)
+    fail_commits: int = 0
 
-    def flush(self) -> None:
-        if self.fail_flushes > 0:
-            self.fail_flushes -= 1
+    def commit(self, letters: Sequence[DeadLetter], offsets: Sequence[TopicPartition]) -> None:
+        if self.fail_commits > 0:
+            self.fail_commits -= 1
             raise RuntimeError("broker unavailable")
-        self.flushed.extend(self.sent[len(self.flushed) :])
+        self.letters.extend(letters)
+        self.consumer.commit(offsets=list(offsets), asynchronous=False)

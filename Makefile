@@ -1,0 +1,67 @@
+# polystream: `make run` runs the whole stream locally, `make test` proves it. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+TOOLS := .cache/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+PY := .venv/bin/python
+SRC := libs/common/src $(wildcard services/*/src)
+
+.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench \
+        stack-up stack-down stack-status stack-reset clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q 'uv==0.13.9'
+
+.venv/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+install: .venv/.synced ## Create the virtualenv from uv.lock (cached; reruns only when the lock changes)
+
+stack-up: ## Install (cached) and start the local stack of real servers; waits until ready
+	bash deploy/local/stack.sh up
+
+stack-down: ## Stop every process the local stack started
+	bash deploy/local/stack.sh down
+
+stack-status: ## Show each local-stack process and whether it is ready
+	bash deploy/local/stack.sh status
+
+stack-reset: ## Stop the stack and wipe its data (jars and builds stay cached)
+	bash deploy/local/stack.sh reset
+
+run: install stack-up ## Run the stack, every service and a load producer; prints where to look
+	bash deploy/local/run-services.sh
+
+lint: install ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: install ## mypy (strict) on libs/ and services/
+	$(PY) -m mypy $(SRC)
+
+test-unit: install ## Unit tests: no network
+	$(PY) -m pytest tests/unit
+
+test-integration: install stack-up ## Integration tests against the real local stack
+	$(PY) -m pytest tests/integration
+
+test-e2e: install stack-up ## End-to-end tests: services as processes against the real stack
+	$(PY) -m pytest tests/e2e
+
+test: lint typecheck stack-up ## Everything: lint, typecheck, unit, integration and e2e tests
+	$(PY) -m pytest tests
+
+bench: install stack-up ## Benchmarks against same-run ceilings; results in bench/results/
+	$(PY) bench/run.py
+
+clean: ## Remove the virtualenv and caches of Python tools (keeps the stack's downloads)
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
