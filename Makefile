@@ -26,7 +26,7 @@ $(TOOLS)/bin/uv:
 
 install: .venv/.synced ## Create the virtualenv from uv.lock (cached; reruns only when the lock changes)
 
-stack-up: ## Install (cached) and start the local stack of real servers; waits until ready
+stack-up: install ## Install (cached) and start the local stack of real servers; waits until ready
 	bash deploy/local/stack.sh up
 
 stack-down: ## Stop every process the local stack started
