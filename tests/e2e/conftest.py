@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.5
+    predicate: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.5,
+    service: ServiceProcess | None = None,
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -32,8 +36,11 @@ def wait_until(
         value = predicate()
         if value:
             return value
+        if service is not None and not service.alive():
+            pytest.fail(f"{service.module} exited while waiting for {what}:\n{service.log_tail()}")
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+            tail = f"\n{service.module} log:\n{service.log_tail()}" if service else ""
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}{tail}")
         time.sleep(every_s)
 
 

@@ -140,7 +140,8 @@ def test_every_valid_reading_lands_once_and_poison_goes_to_the_dlq(
     wait_until(
         lambda: count_rows(postgres_dsn)[0] >= valid,
         300,
-        f"{valid} rows in PostgreSQL\n{consumer.log_tail()}",
+        f"{valid} rows in PostgreSQL",
+        service=consumer,
     )
     wait_until(
         lambda: group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic) == 0,
@@ -168,7 +169,8 @@ def test_sigkill_mid_run_then_restart_still_exact(
     wait_until(
         lambda: count_rows(postgres_dsn)[0] >= valid // 5,
         300,
-        f"a fifth of the rows before the kill\n{first.log_tail()}",
+        "a fifth of the rows before the kill",
+        service=first,
         every_s=0.1,
     )
     first.kill()
@@ -178,7 +180,8 @@ def test_sigkill_mid_run_then_restart_still_exact(
     wait_until(
         lambda: group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic) == 0,
         300,
-        f"consumer lag to reach 0 after the restart\n{second.log_tail()}",
+        "consumer lag to reach 0 after the restart",
+        service=second,
     )
     rows, distinct, _ = count_rows(postgres_dsn)
     assert rows == distinct == valid

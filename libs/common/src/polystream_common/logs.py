@@ -8,6 +8,18 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class TextFormatter(logging.Formatter):
+    """Plain text for terminals, with the record's ``extra`` fields appended as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+        return text + "".join(f" {k}={v}" for k, v in extras.items())
+
+
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
@@ -18,7 +30,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -95,6 +95,9 @@ async def run_consumer(settings: ConsumerServiceSettings, routes: Sequence[Route
                     settings.kafka, settings.dlq_producer, f"{settings.service_name}-checkpoint"
                 ),
                 "transactional.id": settings.transactional_id(),
+                # A transaction must outlive its records' delivery timeout.
+                "delivery.timeout.ms": 30_000,
+                "transaction.timeout.ms": 60_000,
             }
         )
         checkpoint = KafkaTransactionalCheckpoint(producer, consumer, settings.service_name)

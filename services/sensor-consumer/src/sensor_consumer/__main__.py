@@ -1,0 +1,3 @@
+from sensor_consumer.main import main
+
+main()

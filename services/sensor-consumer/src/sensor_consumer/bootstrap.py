@@ -1,0 +1,15 @@
+"""The one place that picks sensor-consumer's concrete adapters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polystream_common.loop import Route
+from polystream_common.topics import SENSOR_READINGS
+
+from sensor_consumer.postgres import PostgresSink
+from sensor_consumer.settings import SensorConsumerSettings
+
+
+def bootstrap(settings: SensorConsumerSettings) -> list[Route[Any]]:
+    return [Route(SENSOR_READINGS, PostgresSink(settings.postgres))]
