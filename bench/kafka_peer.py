@@ -34,17 +34,27 @@ def java_producer_perf(
     """Run ``org.apache.kafka.tools.ProducerPerformance`` (kafka-producer-perf-test.sh)."""
     props = [f"{k}={v}" for k, v in {"bootstrap.servers": bootstrap, **producer_props}.items()]
     command = [
-        "java", "-Xmx512m", "-cp", f"{KAFKA_LIB}/*",
+        "java",
+        "-Xmx512m",
+        "-cp",
+        f"{KAFKA_LIB}/*",
         "org.apache.kafka.tools.ProducerPerformance",
-        "--topic", topic, "--num-records", str(records), "--record-size", str(record_size),
-        "--throughput", "-1", "--producer-props", *props,
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(record_size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        *props,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout
-    match = None
-    for match in SUMMARY.finditer(out):
-        pass  # the last summary line is the whole run; earlier ones are progress
-    if match is None:
+    matches = list(SUMMARY.finditer(out))  # the last line sums up the run; the rest is progress
+    if not matches:
         raise RuntimeError(f"no summary in ProducerPerformance output:\n{out[-2000:]}")
+    match = matches[-1]
     return PerfResult(
         records=int(match["sent"]),
         records_per_s=float(match["rate"]),

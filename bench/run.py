@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from kafka_peer import java_producer_perf
 
@@ -37,8 +37,11 @@ BOOTSTRAP = "127.0.0.1:19092"
 DSN = "postgresql://polystream:polystream@127.0.0.1:15432/polystream"
 # The producer's own settings (polystream_common.settings.ProducerSettings defaults).
 PRODUCER_PROPS = {
-    "acks": "all", "enable.idempotence": "true", "linger.ms": "20",
-    "batch.size": str(256 * 1024), "compression.type": "lz4",
+    "acks": "all",
+    "enable.idempotence": "true",
+    "linger.ms": "20",
+    "batch.size": str(256 * 1024),
+    "compression.type": "lz4",
 }
 
 
@@ -62,9 +65,25 @@ def recreate(stream: Stream[Any]) -> None:
 def run_producer(count: int, mix: str, workdir: Path) -> dict[str, Any]:
     report = workdir / f"producer-{mix}.json"
     subprocess.run(
-        [sys.executable, "-m", "producer", "load", "--count", str(count), "--mix", mix,
-         "--rate", "0", "--seed", "1", "--json", str(report)],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "producer",
+            "load",
+            "--count",
+            str(count),
+            "--mix",
+            mix,
+            "--rate",
+            "0",
+            "--seed",
+            "1",
+            "--json",
+            str(report),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
     )
     return dict(json.loads(report.read_text()))
 
@@ -78,7 +97,9 @@ def bench_producer(count: int, workdir: Path) -> dict[str, Any]:
     if perf_topic not in admin.list_topics(timeout=10).topics:
         from confluent_kafka.cimpl import NewTopic
 
-        admin.create_topics([NewTopic(perf_topic, SENSOR_READINGS.partitions, 1)])[perf_topic].result()
+        admin.create_topics([NewTopic(perf_topic, SENSOR_READINGS.partitions, 1)])[
+            perf_topic
+        ].result()
     peer = java_producer_perf(BOOTSTRAP, perf_topic, count, record_size, PRODUCER_PROPS)
     return {
         "records": count,
@@ -108,13 +129,21 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
         if await conn.fetchval("SELECT to_regclass('sensor_readings') IS NOT NULL"):
             await conn.execute("TRUNCATE sensor_readings, sensors")
         group = f"bench-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "SENSOR_CONSUMER_CONSUMER__GROUP_ID": group,
-               "SENSOR_CONSUMER_METRICS_PORT": "0"}
+        env = {
+            **os.environ,
+            "SENSOR_CONSUMER_CONSUMER__GROUP_ID": group,
+            "SENSOR_CONSUMER_METRICS_PORT": "0",
+        }
         log = (workdir / "sensor-consumer.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "sensor_consumer"], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(  # noqa: ASYNC220 - the service under test, not awaited
+            [sys.executable, "-m", "sensor_consumer"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            while (first := await pg_count(conn)) == 0:
+            while (first := await pg_count(conn)) == 0:  # noqa: ASYNC110 - polls PostgreSQL
                 await asyncio.sleep(0.05)
             started = time.perf_counter()
             while (n := await pg_count(conn)) < count:
@@ -139,8 +168,14 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
 
 
 def read_topic(topic: str, count: int) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"bench-read-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": f"bench-read-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     values: list[bytes] = []
     try:
@@ -161,7 +196,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         results = {
-            "command": "make bench  # python bench/run.py --records %d" % args.records,
+            "command": f"make bench  # python bench/run.py --records {args.records}",
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "producer_vs_java_perf_tool": bench_producer(args.records, workdir),

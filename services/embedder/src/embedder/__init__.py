@@ -1,1 +1,1 @@
-"""embedder: its pipeline arrives with a later issue; the package holds its place in the workspace."""
+"""embedder: arrives with a later issue; the package holds its place in the workspace."""

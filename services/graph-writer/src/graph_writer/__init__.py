@@ -1,1 +1,1 @@
-"""graph-writer: its pipeline arrives with a later issue; the package holds its place in the workspace."""
+"""graph-writer: arrives with a later issue; the package holds its place in the workspace."""

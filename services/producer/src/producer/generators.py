@@ -20,6 +20,7 @@ from polystream_common.schemas import (
     Product,
     SensorReading,
     SensorType,
+    UserEventType,
     UserEventV1,
     UserEventV2,
     utc_now,
@@ -60,7 +61,10 @@ class SensorFleet:
     an anomaly (a spike of several standard deviations)."""
 
     def __init__(
-        self, rng: random.Random, sensors: int = 200, clock: Clock = utc_now,
+        self,
+        rng: random.Random,
+        sensors: int = 200,
+        clock: Clock = utc_now,
         anomaly_rate: float = 0.002,
     ) -> None:
         self._rng, self._clock, self._anomaly_rate = rng, clock, anomaly_rate
@@ -69,11 +73,17 @@ class SensorFleet:
         for i in range(sensors):
             sensor_type = types[i % len(types)]
             unit, low, high, noise, anomaly = SENSOR_PROFILES[sensor_type]
-            self.sensors.append(Sensor(
-                f"{sensor_type[:4]}-{i:05d}", sensor_type,
-                f"{rng.choice(SITES)}/{rng.choice(ZONES)}", unit,
-                rng.uniform(low, high), noise, anomaly,
-            ))
+            self.sensors.append(
+                Sensor(
+                    f"{sensor_type[:4]}-{i:05d}",
+                    sensor_type,
+                    f"{rng.choice(SITES)}/{rng.choice(ZONES)}",
+                    unit,
+                    rng.uniform(low, high),
+                    noise,
+                    anomaly,
+                )
+            )
 
     def reading(self) -> SensorReading:
         rng, sensor = self._rng, self._rng.choice(self.sensors)
@@ -82,8 +92,12 @@ class SensorFleet:
         if rng.random() < self._anomaly_rate:
             value += math.copysign(sensor.anomaly, rng.random() - 0.3)
         return SensorReading(
-            event_id=new_id(rng), event_time=self._clock(), sensor_id=sensor.sensor_id,
-            sensor_type=sensor.sensor_type, location=sensor.location, unit=sensor.unit,
+            event_id=new_id(rng),
+            event_time=self._clock(),
+            sensor_id=sensor.sensor_id,
+            sensor_type=sensor.sensor_type,
+            location=sensor.location,
+            unit=sensor.unit,
             value=round(value, 3),
         )
 
@@ -110,8 +124,13 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
         ("home cooking", "searing steaks", "morning coffee", "smoothies and soups"),
     ),
     "electronics": (
-        ("noise-cancelling headphones", "wireless earbuds", "mechanical keyboard", "4k monitor",
-         "portable charger"),
+        (
+            "noise-cancelling headphones",
+            "wireless earbuds",
+            "mechanical keyboard",
+            "4k monitor",
+            "portable charger",
+        ),
         ("wireless", "high-resolution", "long battery", "ergonomic", "fast-charging"),
         ("focused work", "gaming sessions", "commuting", "video editing"),
     ),
@@ -121,8 +140,13 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
         ("home workouts", "strength training", "stretching routines", "cardio circuits"),
     ),
     "books": (
-        ("science fiction novel", "cookbook", "travel guide", "history of computing",
-         "mystery thriller"),
+        (
+            "science fiction novel",
+            "cookbook",
+            "travel guide",
+            "history of computing",
+            "mystery thriller",
+        ),
         ("bestselling", "illustrated", "award-winning", "classic", "gripping"),
         ("reading on holiday", "learning new recipes", "planning a trip", "rainy evenings"),
     ),
@@ -144,27 +168,38 @@ class Catalog:
         noun, adjective, use = rng.choice(nouns), rng.choice(adjectives), rng.choice(uses)
         brand = rng.choice(BRANDS)
         return Product(
-            event_id=new_id(rng), event_time=self._clock(), product_id=f"prod-{i:05d}",
+            event_id=new_id(rng),
+            event_time=self._clock(),
+            product_id=f"prod-{i:05d}",
             name=f"{brand} {adjective} {noun}",
             description=(
                 f"{adjective.capitalize()} {noun} by {brand}, made for {use}. "
                 f"A {rng.choice(adjectives)} choice in {category}."
             ),
-            category=category, price=round(rng.uniform(5, 400), 2),
+            category=category,
+            price=round(rng.uniform(5, 400), 2),
             tags=(category, adjective, *noun.split()[-1:]),
         )
 
     def __iter__(self) -> Iterator[Product]:
         while True:  # catalog updates: a product re-published with a new price
             product = self._rng.choice(self.products)
-            yield product.model_copy(update={
-                "event_id": new_id(self._rng), "event_time": self._clock(),
-                "price": round(product.price * self._rng.uniform(0.9, 1.1), 2),
-            })
+            yield product.model_copy(
+                update={
+                    "event_id": new_id(self._rng),
+                    "event_time": self._clock(),
+                    "price": round(product.price * self._rng.uniform(0.9, 1.1), 2),
+                }
+            )
 
 
 # Probability of going one funnel step further: view -> click -> add_to_cart -> purchase.
-FUNNEL = (("view", 1.0), ("click", 0.45), ("add_to_cart", 0.35), ("purchase", 0.5))
+FUNNEL: tuple[tuple[UserEventType, float], ...] = (
+    ("view", 1.0),
+    ("click", 0.45),
+    ("add_to_cart", 0.35),
+    ("purchase", 0.5),
+)
 
 
 class UserBehaviour:
@@ -172,8 +207,13 @@ class UserBehaviour:
     with falling conversion. A share of the events use schema version 2 (with ``device``)."""
 
     def __init__(
-        self, rng: random.Random, catalog: Catalog, users: int = 1000, campaigns: int = 12,
-        clock: Clock = utc_now, v2_share: float = 0.3,
+        self,
+        rng: random.Random,
+        catalog: Catalog,
+        users: int = 1000,
+        campaigns: int = 12,
+        clock: Clock = utc_now,
+        v2_share: float = 0.3,
     ) -> None:
         self._rng, self._catalog, self._clock, self._v2_share = rng, catalog, clock, v2_share
         self.users = [f"user-{i:05d}" for i in range(users)]
@@ -186,13 +226,24 @@ class UserBehaviour:
         campaign = rng.choice(self.campaigns) if rng.random() < 0.3 else None
         events: list[UserEventV1] = []
 
-        def emit(event_type: str, **fields: object) -> None:
-            model = UserEventV2 if device else UserEventV1
-            extra = {"device": device} if device else {}
-            events.append(model(
-                event_id=new_id(rng), event_time=self._clock(), user_id=user, session_id=session,
-                event_type=event_type, campaign_id=campaign, **fields, **extra,  # type: ignore[arg-type]
-            ))
+        def emit(
+            event_type: UserEventType, product: Product | None = None, quantity: int | None = None
+        ) -> None:
+            common = {
+                "event_id": new_id(rng),
+                "event_time": self._clock(),
+                "user_id": user,
+                "session_id": session,
+                "event_type": event_type,
+                "campaign_id": campaign,
+                "product_id": product.product_id if product else None,
+                "price": product.price if product and quantity else None,
+                "quantity": quantity,
+            }
+            if device:
+                events.append(UserEventV2.model_validate({**common, "device": device}))
+            else:
+                events.append(UserEventV1.model_validate(common))
 
         if campaign:
             emit("campaign_view")
@@ -202,11 +253,8 @@ class UserBehaviour:
             for event_type, p in FUNNEL:
                 if rng.random() >= p:
                     break
-                if event_type == "purchase":
-                    emit(event_type, product_id=product.product_id, price=product.price,
-                         quantity=rng.randint(1, 3))
-                else:
-                    emit(event_type, product_id=product.product_id)
+                quantity = rng.randint(1, 3) if event_type == "purchase" else None
+                emit(event_type, product, quantity)
         return events
 
     def __iter__(self) -> Iterator[UserEventV1]:
@@ -238,13 +286,19 @@ class ChatGenerator:
         product = rng.choice(self._catalog.products)
         nouns, adjectives, uses = CATEGORIES[product.category]
         text = f"{rng.choice(OPENERS)} " + rng.choice(ASKS).format(
-            name=product.name, use=rng.choice(uses), noun=rng.choice(nouns),
-            category=product.category, adjective=rng.choice(adjectives),
+            name=product.name,
+            use=rng.choice(uses),
+            noun=rng.choice(nouns),
+            category=product.category,
+            adjective=rng.choice(adjectives),
         )
         user = rng.choice(self._users)
         return ChatMessage(
-            event_id=new_id(rng), event_time=self._clock(), user_id=user,
-            conversation_id=f"conv-{user}-{rng.randint(0, 3)}", text=text,
+            event_id=new_id(rng),
+            event_time=self._clock(),
+            user_id=user,
+            conversation_id=f"conv-{user}-{rng.randint(0, 3)}",
+            text=text,
             product_id=product.product_id,
         )
 
@@ -276,6 +330,8 @@ class World:
 
     def stream(self, kind: str) -> Iterator[Event]:
         return {
-            "sensors": iter(self.sensors), "products": iter(self.catalog),
-            "user-events": iter(self.behaviour), "chat": iter(self.chat),
+            "sensors": iter(self.sensors),
+            "products": iter(self.catalog),
+            "user-events": iter(self.behaviour),
+            "chat": iter(self.chat),
         }[kind]

@@ -3,6 +3,7 @@ delivery latency, with live progress on stderr."""
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import time
@@ -17,12 +18,13 @@ from polystream_common.kafka import EventProducer
 from polystream_common.schemas import Event
 from polystream_common.settings import KafkaSettings, ProducerSettings
 from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, SENSOR_READINGS, USER_EVENTS, Stream
-
 from producer.generators import World
 from producer.poison import pick_kind, poison
 
 STREAM_OF_KIND: dict[str, Stream[Any]] = {
-    "sensors": SENSOR_READINGS, "user-events": USER_EVENTS, "chat": CHAT_MESSAGES,
+    "sensors": SENSOR_READINGS,
+    "user-events": USER_EVENTS,
+    "chat": CHAT_MESSAGES,
     "products": PRODUCTS,
 }
 
@@ -44,7 +46,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an ascending list (0 for an empty one)."""
     if not sorted_values:
         return 0.0
-    rank = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    rank = min(len(sorted_values), max(1, math.ceil(q / 100 * len(sorted_values)))) - 1
     return sorted_values[rank]
 
 
@@ -91,8 +93,14 @@ class LoadRun:
 
 
 def run_load(
-    run: LoadRun, kafka: KafkaSettings, settings: ProducerSettings, *, rate: float,
-    count: int | None, duration_s: float | None, progress: bool = True,
+    run: LoadRun,
+    kafka: KafkaSettings,
+    settings: ProducerSettings,
+    *,
+    rate: float,
+    count: int | None,
+    duration_s: float | None,
+    progress: bool = True,
 ) -> LoadReport:
     """Publish until ``count`` records or ``duration_s`` seconds; ``rate`` 0 means flat out."""
     latencies: list[float] = []
@@ -131,7 +139,9 @@ def run_load(
             print(
                 f"\r{report.sent / elapsed:10.0f} msg/s  sent {report.sent:>10}  "
                 f"acked {producer.delivered:>10}  errors {len(producer.failed):>4}",
-                end="", file=sys.stderr, flush=True,
+                end="",
+                file=sys.stderr,
+                flush=True,
             )
     failed = len(producer.failed)
     try:
@@ -145,9 +155,7 @@ def run_load(
     report.mb_per_s = round(report.bytes / report.seconds / 1e6, 3)
     report.avg_record_bytes = round(report.bytes / max(report.sent, 1), 1)
     ordered = sorted(latencies)
-    report.latency_ms = {
-        f"p{q}": round(percentile(ordered, q) * 1000, 2) for q in (50, 95, 99)
-    }
+    report.latency_ms = {f"p{q}": round(percentile(ordered, q) * 1000, 2) for q in (50, 95, 99)}
     report.per_topic = dict(per_topic)
     report.poison = dict(poisoned)
     if progress:

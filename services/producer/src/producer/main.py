@@ -1,9 +1,9 @@
 """producer: synthetic streams, file ingestion and load tests.
 
-    python -m producer run    [--rate 200] [--mix ...]         steady stream until SIGTERM, /metrics
-    python -m producer load   --count N | --duration S [--rate 0] [--mix sensors=1,...]
-                              [--poison-rate 0.01] [--seed 42] [--json report.json]
-    python -m producer ingest FILE --kind sensors|user-events|products
+python -m producer run    [--rate 200] [--mix ...]         steady stream until SIGTERM, /metrics
+python -m producer load   --count N | --duration S [--rate 0] [--mix sensors=1,...]
+                          [--poison-rate 0.01] [--seed 42] [--json report.json]
+python -m producer ingest FILE --kind sensors|user-events|products
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from polystream_common.kafka import EventProducer, build_admin
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
 from polystream_common.topics import STREAMS, ensure_topics
-
 from producer.generators import World
 from producer.ingest import FILE_KINDS, ingest
 from producer.load import LoadRun, parse_mix, run_load
@@ -29,8 +28,11 @@ DEFAULT_MIX = "sensors=4,user-events=4,chat=1,products=0.2"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m producer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m producer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="a steady mix of all four streams until SIGTERM")
@@ -68,19 +70,29 @@ def main(argv: list[str] | None = None) -> int:
     ensure_topics(build_admin(settings.kafka), STREAMS)
 
     if args.command == "ingest":
-        producer = EventProducer.build(settings.kafka, settings.producer,
-                                       client_id="producer-ingest", service="producer")
-        report = ingest(args.file, args.kind, producer)
-        for bad in report.bad:
+        producer = EventProducer.build(
+            settings.kafka, settings.producer, client_id="producer-ingest", service="producer"
+        )
+        ingested = ingest(args.file, args.kind, producer)
+        for bad in ingested.bad:
             print(f"{bad.path}:{bad.line}: {bad.error_class}: {bad.message[:200]}", file=sys.stderr)
-        print(json.dumps({"lines": report.lines, "sent": report.sent, "dlq": len(report.bad)}))
+        print(
+            json.dumps({"lines": ingested.lines, "sent": ingested.sent, "dlq": len(ingested.bad)})
+        )
         return 0
 
     world = World.build(args.seed)
     load_run = LoadRun(world, mix, args.seed, getattr(args, "poison_rate", 0.0))
     if args.command == "load":
-        report = run_load(load_run, settings.kafka, settings.producer, rate=args.rate,
-                          count=args.count, duration_s=args.duration, progress=not args.quiet)
+        report = run_load(
+            load_run,
+            settings.kafka,
+            settings.producer,
+            rate=args.rate,
+            count=args.count,
+            duration_s=args.duration,
+            progress=not args.quiet,
+        )
         text = json.dumps(report.as_dict(), indent=2)
         print(text)
         if args.json:
@@ -93,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set():
-        run_load(load_run, settings.kafka, settings.producer, rate=args.rate, count=None,
-                 duration_s=1.0, progress=False)
+        run_load(
+            load_run,
+            settings.kafka,
+            settings.producer,
+            rate=args.rate,
+            count=None,
+            duration_s=1.0,
+            progress=False,
+        )
     return 0

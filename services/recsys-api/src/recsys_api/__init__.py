@@ -1,1 +1,1 @@
-"""recsys-api: its pipeline arrives with a later issue; the package holds its place in the workspace."""
+"""recsys-api: arrives with a later issue; the package holds its place in the workspace."""

@@ -56,15 +56,20 @@ async def sensor_stats(
 async def moving_average(
     conn: asyncpg.Connection, sensor_id: str, since: datetime, until: datetime, window: int = 10
 ) -> list[dict[str, Any]]:
-    """Each reading of one sensor with the mean of the last ``window`` readings (itself included)."""
+    """Each reading of one sensor with the mean of its last ``window`` readings (itself too)."""
     if window < 1:
         raise ValueError("window must be at least 1")
     return [dict(r) for r in await conn.fetch(MOVING_AVERAGE, sensor_id, since, until, window)]
 
 
 async def anomalies(
-    conn: asyncpg.Connection, since: datetime, until: datetime, *, sensor_id: str | None = None,
-    window: int = 50, threshold: float = 3.0,
+    conn: asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    *,
+    sensor_id: str | None = None,
+    window: int = 50,
+    threshold: float = 3.0,
 ) -> list[dict[str, Any]]:
     """Readings whose z-score against the sensor's previous ``window`` readings is >= threshold."""
     if window < 2:

@@ -6,7 +6,6 @@ from typing import Any
 
 from polystream_common.loop import Route
 from polystream_common.topics import SENSOR_READINGS
-
 from sensor_consumer.postgres import PostgresSink
 from sensor_consumer.settings import SensorConsumerSettings
 

@@ -1,8 +1,8 @@
 """sensor-consumer: sensor.readings -> PostgreSQL.
 
-    python -m sensor_consumer [run]         consume until SIGTERM (migrations applied at start)
-    python -m sensor_consumer migrate       apply the schema migrations and exit
-    python -m sensor_consumer analytics stats|moving-average|anomalies [options]   JSON out
+python -m sensor_consumer [run]         consume until SIGTERM (migrations applied at start)
+python -m sensor_consumer migrate       apply the schema migrations and exit
+python -m sensor_consumer analytics stats|moving-average|anomalies [options]   JSON out
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncpg
 
 from polystream_common.logs import configure_logging
 from polystream_common.runtime import consumer_main
-
 from sensor_consumer import analytics
 from sensor_consumer.bootstrap import bootstrap
 from sensor_consumer.migrations import migrate
@@ -29,8 +28,11 @@ def _timestamp(text: str) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sensor_consumer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sensor_consumer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="consume sensor.readings into PostgreSQL (default)")
     commands.add_parser("migrate", help="apply the schema migrations")
@@ -59,7 +61,11 @@ async def _one_off(args: argparse.Namespace, settings: SensorConsumerSettings) -
                 conn, args.sensor, args.since, args.until, args.window
             )
         return await analytics.anomalies(
-            conn, args.since, args.until, sensor_id=args.sensor, window=args.window,
+            conn,
+            args.since,
+            args.until,
+            sensor_id=args.sensor,
+            window=args.window,
             threshold=args.threshold,
         )
     finally:

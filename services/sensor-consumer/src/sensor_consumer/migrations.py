@@ -16,7 +16,7 @@ LOCK_ID = 0x5E4504  # pg_advisory_xact_lock key of this service's migrations
 def available() -> list[tuple[str, str]]:
     """(version, sql) of each migration shipped in this package, in order."""
     folder = resources.files("sensor_consumer") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +18,6 @@ import asyncpg
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import Rejection, Sink, SinkRecord
-
 from sensor_consumer.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -56,19 +56,23 @@ def rows_for(readings: Iterable[SensorReading]) -> list[ReadingRow]:
     return list(rows.values())
 
 
-def sensor_columns(readings: Iterable[SensorReading]) -> tuple[list[object], ...]:
+def sensor_columns(readings: Iterable[SensorReading]) -> tuple[list[Any], ...]:
     """Column arrays for the sensors upsert: one entry per sensor, with its first/last seen."""
-    seen: dict[str, list[object]] = {}
+    first: dict[str, datetime] = {}
+    last: dict[str, SensorReading] = {}
     for r in readings:
-        entry = seen.get(r.sensor_id)
-        if entry is None:
-            seen[r.sensor_id] = [r.sensor_id, r.sensor_type, r.location, r.unit,
-                                 r.event_time, r.event_time]
-        else:
-            entry[1:4] = [r.sensor_type, r.location, r.unit]
-            entry[4] = min(entry[4], r.event_time)  # type: ignore[type-var]
-            entry[5] = max(entry[5], r.event_time)  # type: ignore[type-var]
-    return tuple(list(column) for column in zip(*seen.values(), strict=True)) or ([],) * 6
+        if r.sensor_id not in first or r.event_time < first[r.sensor_id]:
+            first[r.sensor_id] = r.event_time
+        if r.sensor_id not in last or r.event_time >= last[r.sensor_id].event_time:
+            last[r.sensor_id] = r
+    return (
+        list(last),
+        [r.sensor_type for r in last.values()],
+        [r.location for r in last.values()],
+        [r.unit for r in last.values()],
+        [first[s] for s in last],
+        [r.event_time for r in last.values()],
+    )
 
 
 def partition_days(times: Iterable[datetime]) -> set[date]:
@@ -97,7 +101,8 @@ class PostgresSink(Sink[SensorReading]):
 
     async def setup(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._settings.dsn(), min_size=self._settings.pool_min_size,
+            self._settings.dsn(),
+            min_size=self._settings.pool_min_size,
             max_size=self._settings.pool_max_size,
         )
         async with self._pool.acquire() as conn:
