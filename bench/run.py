@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from kafka_peer import java_producer_perf
 
 from polystream_common.topics import SENSOR_READINGS, Stream, ensure_topics
@@ -62,8 +63,11 @@ def recreate(stream: Stream[Any]) -> None:
     raise RuntimeError(f"could not recreate {stream.topic}")
 
 
-def run_producer(count: int, mix: str, workdir: Path) -> dict[str, Any]:
-    report = workdir / f"producer-{mix}.json"
+def run_producer(
+    count: int, mix: str, workdir: Path, *, pregenerate: bool = False
+) -> dict[str, Any]:
+    report = workdir / f"producer-{mix}-{pregenerate}.json"
+    extra = ["--pregenerate"] if pregenerate else []
     subprocess.run(
         [
             sys.executable,
@@ -78,8 +82,10 @@ def run_producer(count: int, mix: str, workdir: Path) -> dict[str, Any]:
             "0",
             "--seed",
             "1",
+            "--quiet",
             "--json",
             str(report),
+            *extra,
         ],
         check=True,
         cwd=ROOT,
@@ -90,27 +96,28 @@ def run_producer(count: int, mix: str, workdir: Path) -> dict[str, Any]:
 
 def bench_producer(count: int, workdir: Path) -> dict[str, Any]:
     recreate(SENSOR_READINGS)
-    ours = run_producer(count, "sensors=1", workdir)
+    ours = run_producer(count, "sensors=1", workdir, pregenerate=True)
+    with_generation = run_producer(count, "sensors=1", workdir)
     record_size = round(float(ours["avg_record_bytes"]))
     perf_topic = "bench.producer-perf"
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     if perf_topic not in admin.list_topics(timeout=10).topics:
-        from confluent_kafka.cimpl import NewTopic
-
-        admin.create_topics([NewTopic(perf_topic, SENSOR_READINGS.partitions, 1)])[
-            perf_topic
-        ].result()
+        topic = NewTopic(perf_topic, SENSOR_READINGS.partitions, 1)
+        admin.create_topics([topic])[perf_topic].result()
     peer = java_producer_perf(BOOTSTRAP, perf_topic, count, record_size, PRODUCER_PROPS)
     return {
         "records": count,
         "record_bytes": record_size,
         "ours_records_per_s": ours["messages_per_s"],
         "ours_mb_per_s": ours["mb_per_s"],
-        "ours_latency_ms": ours.get("latency_ms"),
+        "ours_latency_ms": ours["latency_ms"],
+        "ours_with_generation_records_per_s": with_generation["messages_per_s"],
         "java_records_per_s": peer.records_per_s,
         "java_mb_per_s": peer.mb_per_s,
+        "java_latency_ms": {"p50": peer.p50_ms, "p99": peer.p99_ms},
         "java_command": peer.command,
         "ratio": round(ours["messages_per_s"] / peer.records_per_s, 3),
+        "ratio_with_generation": round(with_generation["messages_per_s"] / peer.records_per_s, 3),
         "target": 0.8,
     }
 

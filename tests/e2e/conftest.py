@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from polystream_common.topics import Stream, ensure_topics
@@ -91,26 +91,33 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
 
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[Any]:
-    """Every record of ``topic`` from the beginning; waits until ``expected`` arrived."""
+    """Every committed record of ``topic``, read from the start up to its end offsets.
+
+    Positions, not record counts, decide the end: transaction markers take offsets too.
+    Waits until at least ``expected`` records arrived, then reads to the end.
+    """
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"reader-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            "isolation.level": "read_committed",
         }
     )
-    consumer.subscribe([topic])
     records: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         while time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 1.0):
+            for msg in consumer.consume(1000, 0.5):
                 if msg.error() is None:
                     records.append(msg)
-            if len(records) >= expected and sum(end_offsets(bootstrap, topic).values()) <= len(
-                records
-            ):
+            if len(records) < expected:
+                continue
+            ends = end_offsets(bootstrap, topic)
+            positions = consumer.position([TopicPartition(topic, p) for p in ends])
+            if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions):
                 break
     finally:
         consumer.close()

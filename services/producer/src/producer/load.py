@@ -3,12 +3,13 @@ delivery latency, with live progress on stderr."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -101,8 +102,14 @@ def run_load(
     count: int | None,
     duration_s: float | None,
     progress: bool = True,
+    pregenerate: bool = False,
 ) -> LoadReport:
-    """Publish until ``count`` records or ``duration_s`` seconds; ``rate`` 0 means flat out."""
+    """Publish until ``count`` records or ``duration_s`` seconds; ``rate`` 0 means flat out.
+
+    ``pregenerate`` (with ``count``) builds and encodes every record before the clock starts, as
+    Kafka's ProducerPerformance does with its payload: the figure is then the publishing path
+    alone, comparable with that tool.
+    """
     latencies: list[float] = []
     report = LoadReport()
 
@@ -115,9 +122,12 @@ def run_load(
     )
     per_topic: Counter[str] = Counter()
     poisoned: Counter[str] = Counter()
+    records: Iterable[tuple[Stream[Any], bytes, bytes, str | None]] = run.records()
+    if pregenerate and count is not None:
+        records = list(itertools.islice(records, count))
     started = last_progress = time.perf_counter()
     deadline = started + duration_s if duration_s else float("inf")
-    for stream, key, value, bad in run.records():
+    for stream, key, value, bad in records:
         if count is not None and report.sent >= count:
             break
         now = time.perf_counter()

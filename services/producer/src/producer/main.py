@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=42)
     load.add_argument("--json", type=Path, help="write the report to this file")
     load.add_argument("--quiet", action="store_true", help="no live progress")
+    load.add_argument(
+        "--pregenerate",
+        action="store_true",
+        help="with --count: build all records before timing (as Kafka's perf tool does)",
+    )
 
     ingest_cmd = commands.add_parser("ingest", help="publish a file, bad lines to the DLQ")
     ingest_cmd.add_argument("file", type=Path)
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             count=args.count,
             duration_s=args.duration,
             progress=not args.quiet,
+            pregenerate=args.pregenerate,
         )
         text = json.dumps(report.as_dict(), indent=2)
         print(text)

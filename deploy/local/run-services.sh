@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make run`: every service against the running local stack, plus a steady load producer.
+# Logs go to .stack/logs/; Ctrl-C (or SIGTERM) stops the services, the stack stays up
+# (`make stack-down` stops it).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/deploy/local/stack.env"
+LOGS="$ROOT/.stack/logs"
+PY="$ROOT/.venv/bin/python"
+RATE=${RATE:-500}
+mkdir -p "$LOGS"
+
+pids=()
+start() {  # name, module, args...
+  local name=$1; shift
+  "$PY" -m "$@" >>"$LOGS/$name.log" 2>&1 &
+  pids+=($!)
+  echo "  started $name (pid $!), log: .stack/logs/$name.log"
+}
+stop() {
+  echo; echo "stopping services (SIGTERM: each drains its batch and commits)"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  exit 0
+}
+trap stop INT TERM
+
+cd "$ROOT"
+start sensor-consumer sensor_consumer
+start producer producer run --rate "$RATE"
+
+PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
+rate='sum by (service, topic) (rate(polystream_records_written_total[1m]))'
+cat <<TXT
+
+polystream is running. Where to look:
+  Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
+  targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
+  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics
+  PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
+  sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
+  a load test         .venv/bin/python -m producer load --count 200000 --rate 0
+Ctrl-C stops the services; 'make stack-down' stops the stack.
+
+TXT
+while sleep 10; do
+  rows=$(psql -tA "$PG" -c 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo '?')
+  echo "$(date +%T)  sensor_readings in PostgreSQL: $rows"
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "a service exited; see .stack/logs/" >&2; stop; }
+  done
+done
