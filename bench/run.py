@@ -127,7 +127,8 @@ async def pg_count(conn: asyncpg.Connection) -> int:
 
 
 async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
-    from sensor_consumer.benchmark import raw_copy_ceiling, rows_for
+    from sensor_consumer.benchmark import raw_copy_ceiling
+    from sensor_consumer.postgres import rows_for
 
     recreate(SENSOR_READINGS)
     run_producer(count, "sensors=1", workdir)

@@ -1,154 +1,269 @@
 #!/usr/bin/env bash
-# The local stack of real servers, as plain processes: Kafka (KRaft), PostgreSQL, Redis, Prometheus.
-#   stack.sh up       install (cached), start what is not running, wait until each one is ready
-#   stack.sh down     stop exactly the processes this script started (by pid), nothing else
-#   stack.sh status   each process, its pid and readiness; exits 1 unless all are ready
-#   stack.sh reset    down, then wipe the data in .stack/ (downloads in .cache/ stay)
-#   stack.sh logs X   the log of process X
-# Ports come from stack.env; data and logs live in .stack/, downloads in .cache/.
+# The local stack of real servers (Kafka, PostgreSQL, Redis, Prometheus) as plain processes under
+# process-compose (deploy/local/process-compose.yaml).
+#   stack.sh up            install (cached), start the stack detached, wait until every process
+#                          is ready (STACK_TIMEOUT seconds, default 180); returns at once if it is up
+#   stack.sh down          stop the stack (process-compose down), then make sure no process it
+#                          started is left (by recorded pid); nothing else is touched
+#   stack.sh status        each process, its state and readiness; exits 1 unless all are ready
+#   stack.sh logs NAME [N|-f]   the last N (100) lines of a process' log, or follow it
+#   stack.sh reset         down, then wipe .stack/ (data, logs); downloads in .cache/ stay
+# Ports come from stack.env; data and logs live in .stack/, downloads and builds in .cache/.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE="$ROOT/deploy/local"
-# shellcheck source=stack.env
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+set -a
+# shellcheck source=deploy/local/stack.env
 source "$HERE/stack.env"
-STATE="$ROOT/.stack"
-CACHE="$ROOT/.cache"
-PG_BIN=/usr/lib/postgresql/15/bin
-PROCESSES=(kafka postgres redis prometheus)
-PY="$ROOT/.venv/bin/python"
+set +a
+# POLYSTREAM_STACK_DIR moves data and logs elsewhere (a second, throwaway stack; ports stay).
+export STACK_ROOT="$ROOT" STACK_DIR="${POLYSTREAM_STACK_DIR:-$ROOT/.stack}" STACK_CACHE="$ROOT/.cache"
+# Every process of the stack inherits this variable: `down` only kills a recorded pid that has it.
+export POLYSTREAM_STACK="$STACK_DIR"
+# process-compose looks for its settings here (and logs noise to stderr when it finds none);
+# NO_COLOR keeps its log file plain.
+export XDG_CONFIG_HOME="$STACK_DIR/config" NO_COLOR=1
+PC="$STACK_CACHE/bin/process-compose"
+PYTHON=/usr/bin/python3
+LOGS="$STACK_DIR/logs"
+PIDS="$STACK_DIR/pids"
+# Ports the stack's processes bind: `up` refuses to start while something else holds one.
+STACK_PORTS=(PROCESS_COMPOSE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT REDIS_PORT
+             PROMETHEUS_PORT)
+# Ports Prometheus must scrape (prometheus.yml is static: it must name each of them).
+SCRAPE_PORTS=(PROMETHEUS_PORT PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT
+              EVENT_CONSUMER_METRICS_PORT EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
+              RECSYS_API_PORT)
 
-pidfile() { echo "$STATE/pids/$1.pid"; }
-running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+die() { echo "stack: $*" >&2; exit 1; }
 
-# Start a command in its own session (so `down` can stop its whole process group).
-launch() {
-  local name=$1; shift
-  mkdir -p "$STATE/logs" "$STATE/pids"
-  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$(pidfile "$name")"
+# process-compose client against this stack's server.
+pc() {
+  "$PC" --address 127.0.0.1 --port "$PROCESS_COMPOSE_PORT" \
+        --log-file "$LOGS/process-compose-client.log" "$@"
+}
+pc_up() { [ -x "$PC" ] && pc process list -o json >/dev/null 2>&1; }
+
+# One line per process: NAME STATUS HEALTH RESTARTS EXIT_CODE PID (from `process list -o json`;
+# spaces in values become _, e.g. Not_Ready).
+states() {
+  pc process list -o json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+try:
+    procs = json.load(sys.stdin)
+except ValueError:
+    sys.exit(1)
+for p in sorted(procs, key=lambda p: p["name"]):
+    fields = (p["name"], p["status"], p["is_ready"], p["restarts"], p["exit_code"], p["pid"])
+    print(*(str(f).replace(" ", "_") for f in fields))'
 }
 
-# -- per process: start and readiness ------------------------------------------------------
-start_kafka() {
-  local data="$STATE/kafka" props="$STATE/kafka.properties"
-  mkdir -p "$data" "$STATE/logs"
-  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@DATA_DIR@|$data|g" "$HERE/kafka/server.properties.template" >"$props"
-  if [ ! -f "$data/meta.properties" ]; then
-    local cluster_id
-    cluster_id=$(java -cp "$CACHE/kafka/lib/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    java -cp "$CACHE/kafka/lib/*" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" --ignore-formatted \
-      >>"$STATE/logs/kafka.log" 2>&1
+# pid of whatever listens on 127.0.0.1:PORT (empty if none).
+listener_pid() {
+  ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
+}
+
+# Is pid $1 alive and started by this stack? Processes started by process-compose carry
+# POLYSTREAM_STACK=<this .stack> in their environment; those of the earlier pid-file stack name
+# .stack/ in their command line or hold one of the stack's ports.
+ours() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+  tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qxF "POLYSTREAM_STACK=$STACK_DIR" && return 0
+  tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$STACK_DIR/" && return 0
+  local var
+  for var in "${STACK_PORTS[@]}"; do
+    [ "$(listener_pid "${!var}")" = "$1" ] && return 0
+  done
+  return 1
+}
+
+stop_pid() {  # pid, signal: signal its process group when it leads one, else the pid alone
+  if [ "$(ps -o pgid= -p "$1" | tr -d ' ')" = "$1" ]; then
+    kill -s "$2" -- "-$1" 2>/dev/null || true
+  else
+    kill -s "$2" "$1" 2>/dev/null || true
   fi
-  launch kafka java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
-    -cp "$CACHE/kafka/lib/*" kafka.Kafka "$props"
-}
-ready_kafka() {  # a real metadata round trip, not a bare TCP connect
-  "$PY" - "$KAFKA_PORT" <<'PY' >/dev/null 2>&1
-import sys
-from confluent_kafka.admin import AdminClient
-AdminClient({"bootstrap.servers": f"127.0.0.1:{sys.argv[1]}"}).list_topics(timeout=2)
-PY
 }
 
-start_postgres() {
-  local data="$STATE/postgres" sock="$STATE/postgres-socket"
-  mkdir -p "$STATE/logs"
-  mkdir -p "$sock" && chown postgres "$sock"
-  if [ ! -f "$data/PG_VERSION" ]; then
-    mkdir -p "$data" && chown postgres "$data" && chmod 700 "$data"
-    local pwfile; pwfile=$(mktemp); echo "$POSTGRES_PASSWORD" >"$pwfile"; chmod 644 "$pwfile"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust \
-      --auth-host=scram-sha-256 --pwfile="$pwfile" >>"$STATE/logs/postgres.log" 2>&1
-    rm -f "$pwfile"
+leftovers() {  # 0 when a recorded pid of this stack is still alive
+  local f
+  for f in "$PIDS"/*.pid; do
+    [ -f "$f" ] && ours "$(cat "$f")" && return 0
+  done
+  return 1
+}
+
+wait_gone() {  # pid, seconds: 0 once the pid is gone
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do ours "$1" || return 0; sleep 0.2; done
+  return 1
+}
+
+record_pids() {  # pid files of the supervisor and of each running process, for `down`
+  mkdir -p "$PIDS"
+  local name status health restarts code pid
+  while read -r name status health restarts code pid; do
+    [ "$pid" -gt 0 ] 2>/dev/null && echo "$pid" >"$PIDS/$name.pid"
+  done < <(states)
+  pid=$(listener_pid "$PROCESS_COMPOSE_PORT")
+  if ours "$pid"; then echo "$pid" >"$PIDS/process-compose.pid"; fi
+}
+
+check_config() {
+  local var
+  for var in "${SCRAPE_PORTS[@]}"; do
+    grep -q "\"127\.0\.0\.1:${!var}\"" "$HERE/prometheus.yml" ||
+      die "prometheus.yml does not scrape 127.0.0.1:${!var} ($var in stack.env)"
+  done
+  for var in "${STACK_PORTS[@]}"; do
+    local pid; pid=$(listener_pid "${!var}")
+    if [ -n "$pid" ]; then
+      die "port ${!var} ($var) is taken by pid $pid: $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-150)"
+    fi
+  done
+}
+
+# Wait until every process is ready (servers: Running + probe Ready; one-shots: exit 0).
+wait_ready() {
+  local timeout=${STACK_TIMEOUT:-180} start=$SECONDS all first name status health restarts code pid
+  while :; do
+    first="" all=$(states) || all=""
+    if [ -z "$all" ]; then
+      ((SECONDS - start < 15)) || fail process-compose "did not answer on 127.0.0.1:$PROCESS_COMPOSE_PORT"
+      first=process-compose
+    fi
+    while read -r name status health restarts code pid; do
+      [ -n "$name" ] || continue
+      [ "$restarts" = 0 ] || fail "$name" "restarted $restarts times"
+      case "$status" in
+        Completed) [ "$code" = 0 ] || fail "$name" "exited with code $code" ;;
+        Error|Skipped|Terminating) fail "$name" "is $status (exit code $code)" ;;
+        Running) [ "$health" = Ready ] || first=${first:-$name} ;;
+        Disabled) ;;
+        *) first=${first:-$name} ;;
+      esac
+    done <<<"$all"
+    [ -z "$first" ] && return 0
+    ((SECONDS - start <= timeout)) || fail "$first" "not ready after ${timeout}s"
+    sleep 0.5
+  done
+}
+
+fail() {  # name, reason: report with the log tail, stop the stack, exit 1
+  local name=$1 log
+  echo "stack: $name $2" >&2
+  for log in "$LOGS/$name.log" "$LOGS/process-compose.log"; do
+    if [ -s "$log" ]; then
+      echo "----- last lines of $log" >&2
+      tail -n 40 "$log" >&2
+    fi
+  done
+  echo "-----" >&2
+  if [ -z "${STACK_KEEP_ON_FAILURE:-}" ]; then
+    echo "stack: stopping the stack (STACK_KEEP_ON_FAILURE=1 keeps it for inspection)" >&2
+    down >&2 || true
   fi
-  # initdb refuses root, so the server runs as the postgres OS user.
-  launch postgres runuser -u postgres -- "$PG_BIN/postgres" -D "$data" -p "$POSTGRES_PORT" \
-    -c listen_addresses=127.0.0.1 -c unix_socket_directories="$sock" \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
-}
-ready_postgres() {
-  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" || return 1
-  local psql=(runuser -u postgres -- psql -qAt -h "$STATE/postgres-socket" -p "$POSTGRES_PORT" -d postgres)
-  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='$POSTGRES_USER'")" != 1 ]; then
-    "${psql[@]}" -c "CREATE ROLE $POSTGRES_USER LOGIN SUPERUSER PASSWORD '$POSTGRES_PASSWORD'"
-  fi
-  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$POSTGRES_DB'")" != 1 ]; then
-    "${psql[@]}" -c "CREATE DATABASE $POSTGRES_DB OWNER $POSTGRES_USER"
-  fi
+  exit 1
 }
 
-start_redis() {
-  launch redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+summary() {
+  echo "local stack ready: Kafka 127.0.0.1:$KAFKA_PORT, PostgreSQL 127.0.0.1:$POSTGRES_PORT," \
+       "Redis 127.0.0.1:$REDIS_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT" \
+       "(process-compose 127.0.0.1:$PROCESS_COMPOSE_PORT)"
 }
-ready_redis() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
-
-start_prometheus() {
-  mkdir -p "$STATE/prometheus"
-  launch prometheus prometheus --config.file="$HERE/prometheus.yml" \
-    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --storage.tsdb.path="$STATE/prometheus" \
-    --storage.tsdb.retention.time=2d
-}
-ready_prometheus() { curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1; }
-
-stop_signal() { [ "$1" = postgres ] && echo INT || echo TERM; }  # INT: postgres' fast shutdown
 
 # -- commands ----------------------------------------------------------------------------------
 up() {
   bash "$HERE/install.sh"
-  [ -x "$PY" ] || { echo "missing $PY: run 'make install' first" >&2; exit 1; }
-  for name in "${PROCESSES[@]}"; do
-    running "$name" || "start_$name"
+  mkdir -p "$LOGS" "$PIDS" "$XDG_CONFIG_HOME/process-compose"
+  if pc_up; then  # already running: just make sure it is (still) ready
+    wait_ready
+    record_pids
+    summary
+    return
+  fi
+  if leftovers; then
+    echo "stack: stopping processes left by an earlier run"
+    down
+  fi
+  check_config
+  local file="$HERE/process-compose.yaml"
+  pc up --dry-run --disable-dotenv -f "$file" >"$LOGS/process-compose-check.log" 2>&1 ||
+    { cat "$LOGS/process-compose-check.log" >&2; die "process-compose.yaml is invalid"; }
+  local log
+  for log in "$LOGS"/*.log; do  # each up starts fresh logs; the previous ones stay as .1
+    [ -f "$log" ] && [[ $log != *-check.log ]] && mv -f "$log" "$log.1"
   done
-  local deadline=$((SECONDS + ${STACK_TIMEOUT:-180}))
-  for name in "${PROCESSES[@]}"; do
-    until "ready_$name"; do
-      if ! running "$name" || ((SECONDS > deadline)); then
-        echo "$name did not become ready; last lines of $STATE/logs/$name.log:" >&2
-        tail -n 30 "$STATE/logs/$name.log" >&2 || true
-        exit 1
-      fi
-      sleep 0.5
-    done
-  done
-  echo "local stack ready: Kafka 127.0.0.1:$KAFKA_PORT, PostgreSQL 127.0.0.1:$POSTGRES_PORT," \
-       "Redis 127.0.0.1:$REDIS_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
+  # -D forks a server (setsid, stdout/stderr to /dev/null; it logs to --log-file) and returns.
+  pc up --detached --disable-dotenv -f "$file" --log-file "$LOGS/process-compose.log" \
+    >/dev/null
+  wait_ready
+  record_pids
+  summary
 }
 
 down() {
-  local name pid
-  for name in "${PROCESSES[@]}"; do
-    running "$name" || { rm -f "$(pidfile "$name")"; continue; }
-    pid=$(cat "$(pidfile "$name")")
-    kill -"$(stop_signal "$name")" -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    rm -f "$(pidfile "$name")"
-    echo "stopped $name (pid $pid)"
+  mkdir -p "$PIDS"
+  local did=0 pid name f sig
+  if pc_up; then
+    record_pids
+    pc down >/dev/null 2>&1 || true
+    did=1
+  fi
+  # The supervisor first (it stops the processes in reverse dependency order), then any process
+  # it left behind, by recorded pid: TERM (postgres: INT, its fast shutdown), KILL after 30 s.
+  for f in "$PIDS/process-compose.pid" "$PIDS"/*.pid; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .pid); pid=$(cat "$f"); rm -f "$f"
+    ours "$pid" || continue
+    did=1
+    if [ "$name" = process-compose ]; then
+      wait_gone "$pid" 90 || kill -s TERM "$pid" 2>/dev/null || true
+    else
+      sig=TERM; [ "$name" = postgres ] && sig=INT
+      echo "stack: stopping $name (pid $pid, not stopped by process-compose): SIG$sig" >&2
+      stop_pid "$pid" "$sig"
+    fi
+    if ! wait_gone "$pid" 30; then
+      echo "stack: $name (pid $pid) did not stop: SIGKILL" >&2
+      stop_pid "$pid" KILL
+    fi
   done
+  if ((did)); then echo "local stack stopped"; else echo "local stack is not running"; fi
 }
 
 status() {
-  local name ok=0
-  for name in "${PROCESSES[@]}"; do
-    if running "$name" && "ready_$name" >/dev/null 2>&1; then
-      printf '%-11s ready    pid %s\n' "$name" "$(cat "$(pidfile "$name")")"
-    elif running "$name"; then
-      printf '%-11s starting pid %s\n' "$name" "$(cat "$(pidfile "$name")")"; ok=1
-    else
-      printf '%-11s stopped\n' "$name"; ok=1
-    fi
-  done
+  if ! pc_up; then
+    echo "local stack is down"
+    if leftovers; then echo "(processes of an earlier run are alive: 'stack.sh down' stops them)"; fi
+    return 1
+  fi
+  local ok=0 name status health restarts code pid
+  printf '%-12s %-10s %-10s %-8s %s\n' PROCESS STATUS READY RESTARTS PID
+  while read -r name status health restarts code pid; do
+    printf '%-12s %-10s %-10s %-8s %s\n' "$name" "$status" "$health" "$restarts" "$pid"
+    case "$status/$health" in
+      Running/Ready|Disabled/*) ;;
+      Completed/*) [ "$code" = 0 ] || ok=1 ;;
+      *) ok=1 ;;
+    esac
+  done < <(states)
   return $ok
+}
+
+logs() {
+  local name=${1:?usage: stack.sh logs NAME [LINES|-f]} n=${2:-100}
+  local log="$LOGS/$name.log"
+  [ -f "$log" ] || die "no log $log (see $LOGS)"
+  if [ "$n" = -f ]; then exec tail -n 100 -F "$log"; fi
+  tail -n "$n" "$log"
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  reset) down; rm -rf "$STATE"; echo "wiped $STATE" ;;
-  logs) tail -n "${3:-100}" "$STATE/logs/${2:?process name}.log" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  logs) shift; logs "$@" ;;
+  reset) down; rm -rf "$STACK_DIR"; echo "wiped $STACK_DIR" ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
 esac

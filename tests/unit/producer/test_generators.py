@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+import random
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from polystream_common.loop import InvalidRecord, decode_record
-from polystream_common.schemas import UserEventV2
-from polystream_common.topics import SENSOR_READINGS, USER_EVENTS
-from producer.generators import SENSOR_PROFILES, World
-from producer.load import STREAM_OF_KIND, parse_mix, percentile
-from producer.poison import POISON_KINDS, poison
+from polystream_common.schemas import ChatMessage, Product, SensorReading, UserEventV2
+from polystream_common.topics import SENSOR_READINGS
+from producer.generators import (
+    COLD_ROOM,
+    SENSOR_PROFILES,
+    STREAM_KINDS,
+    Catalog,
+    World,
+    iso_time,
+    uuid4_text,
+)
+from producer.load import STREAM_OF_KIND
+from producer.vocabulary import CATEGORIES
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -22,81 +33,155 @@ def fixed_clock() -> datetime:
     return START
 
 
-def take(kind: str, n: int, seed: int = 1) -> list[object]:
+def ticking_clock(step: timedelta = timedelta(microseconds=250_000)) -> Callable[[], datetime]:
+    """A clock that moves ``step`` per call: fractions of a second and whole seconds both occur."""
+    ticks = itertools.count()
+    return lambda: START + next(ticks) * step
+
+
+def take(kind: str, n: int, seed: int = 1) -> list[Any]:
     return list(itertools.islice(World.build(seed, clock=fixed_clock).stream(kind), n))
 
 
-@pytest.mark.parametrize("kind", sorted(STREAM_OF_KIND))
+@pytest.mark.parametrize("kind", STREAM_KINDS)
 def test_same_seed_same_records_other_seed_other_records(kind: str) -> None:
-    assert take(kind, 50) == take(kind, 50)
-    assert take(kind, 50) != take(kind, 50, seed=2)
+    assert take(kind, 200) == take(kind, 200)
+    assert take(kind, 200) != take(kind, 200, seed=2)
 
 
-@pytest.mark.parametrize("kind", sorted(STREAM_OF_KIND))
+@pytest.mark.parametrize("kind", STREAM_KINDS)
 def test_every_generated_record_passes_the_consumers_strict_decoding(kind: str) -> None:
     stream = STREAM_OF_KIND[kind]
-    for event in take(kind, 300):
-        assert stream.decode(stream.encode(event)) == event  # type: ignore[arg-type]
+    events = take(kind, 500)
+    assert len({e.event_id for e in events}) == len(events)
+    for event in events:
+        assert stream.decode(stream.encode(event)) == event
 
 
-def test_sensor_readings_stay_near_their_type_baseline_with_rare_anomalies() -> None:
-    world = World.build(3, clock=fixed_clock)
-    readings = [world.sensors.reading() for _ in range(20_000)]
+def test_fast_sensor_encoding_gives_the_bytes_of_the_schema_encoding() -> None:
+    models = World.build(9, clock=ticking_clock()).sensors
+    fast = World.build(9, clock=ticking_clock()).sensors
+    for _ in range(5_000):
+        reading = models.reading()
+        key, value = fast.encoded()
+        assert key == reading.key()
+        assert value == SENSOR_READINGS.encode(reading)
+
+
+def test_uuid_and_time_text_match_the_standard_library_and_pydantic() -> None:
+    rng = random.Random(3)
+    for _ in range(2_000):
+        bits = rng.getrandbits(128)
+        assert uuid4_text(bits) == str(uuid.UUID(int=bits, version=4))
+    assert iso_time(START) == "2026-01-01T00:00:00Z"
+    assert iso_time(START + timedelta(microseconds=5_000)) == "2026-01-01T00:00:00.005000Z"
+
+
+def test_sensor_readings_have_units_physical_ranges_and_rare_anomalies() -> None:
+    fleet = World.build(3, clock=fixed_clock).sensors
+    readings = [fleet.reading() for _ in range(40_000)]
     units = {r.sensor_type: r.unit for r in readings}
-    assert units == {t: profile[0] for t, profile in SENSOR_PROFILES.items()}
-    outside = 0
+    assert units == {"temperature": "°C", "humidity": "%", "pressure": "hPa", "co2": "ppm"} | {
+        "vibration": "mm/s"
+    }
+    spikes = 0
     for r in readings:
-        _, low, high, noise, _ = SENSOR_PROFILES[r.sensor_type]
-        if not low - 10 * noise <= r.value <= high + 10 * noise:
-            outside += 1
-    assert 0 < outside < 0.01 * len(readings)  # anomalies exist and are rare
+        sensor = next(s for s in fleet.sensors if s.sensor_id == r.sensor_id)
+        profile = sensor.profile
+        assert profile.floor <= r.value <= profile.ceiling
+        if abs(r.value - sensor.baseline) > 8 * profile.noise:
+            spikes += 1
+    assert 0 < spikes < 0.01 * len(readings)  # anomalies exist and are rare
+    humidity = [r.value for r in readings if r.sensor_type == "humidity"]
+    assert min(humidity) >= 0 and max(humidity) <= 100
+
+
+def test_cold_rooms_are_cold_and_readings_drift() -> None:
+    fleet = World.build(4, clock=fixed_clock).sensors
+    cold = [
+        s for s in fleet.sensors if s.sensor_type == "temperature" and "cold-room" in s.location
+    ]
+    assert cold and all(s.profile is COLD_ROOM for s in cold)
+    warm = [s for s in fleet.sensors if s.sensor_type == "temperature" and s not in cold]
+    assert all(s.profile is SENSOR_PROFILES["temperature"] for s in warm)
+    for _ in range(20_000):
+        fleet.reading()
+    assert any(abs(s.level - s.baseline) > 0.001 for s in fleet.sensors)
 
 
 def test_user_sessions_form_a_falling_funnel_and_mix_schema_versions() -> None:
-    events = take("user-events", 20_000)
-    types = Counter(e.event_type for e in events)  # type: ignore[attr-defined]
-    assert types["view"] > types["click"] > types["add_to_cart"] > types["purchase"] > 0
+    events = take("user-events", 30_000)
+    types = Counter(e.event_type for e in events)
+    assert types["view"] >= types["click"] >= types["add_to_cart"] >= types["purchase"] > 0
+    assert types["view"] > types["purchase"] * 5  # conversion falls step by step
     assert types["campaign_view"] >= types["campaign_click"] > 0
-    versions = Counter(type(e) for e in events)
-    assert 0 < versions[UserEventV2] < len(events)
-    purchases = [e for e in events if e.event_type == "purchase"]  # type: ignore[attr-defined]
-    assert all(e.price and e.quantity and e.product_id for e in purchases)  # type: ignore[attr-defined]
+    assert all(e.campaign_id for e in events if e.event_type.startswith("campaign_"))
+
+    steps: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for e in events:
+        if e.product_id:
+            steps[e.session_id, e.product_id].append(e.event_type)
+    funnel = ["view", "click", "add_to_cart", "purchase"]
+    for sequence in steps.values():  # each product funnel is a prefix of the full one, repeated
+        for i, step in enumerate(sequence):
+            assert step == "view" or sequence[i - 1] == funnel[funnel.index(step) - 1]
+
+    purchases = [e for e in events if e.event_type == "purchase"]
+    assert all(e.price and e.quantity and e.product_id for e in purchases)
+    v2 = [e for e in events if isinstance(e, UserEventV2)]
+    assert 0 < len(v2) < len(events) and all(e.device for e in v2)
+    versions_of_user: dict[str, set[int]] = defaultdict(set)
+    for e in events:
+        versions_of_user[e.user_id].add(e.schema_version)
+    assert all(len(v) == 1 for v in versions_of_user.values())  # a user's app sends one version
 
 
-def test_chat_mentions_the_product_it_is_about() -> None:
+def test_products_have_category_vocabulary_prices_and_varied_names() -> None:
+    catalog = Catalog(random.Random(5), clock=fixed_clock)
+    products = catalog.products
+    assert {p.category for p in products} == {c.name for c in CATEGORIES}
+    assert len({p.name for p in products}) > 0.8 * len(products)
+    assert len({p.description for p in products}) == len(products)
+    for product in products:
+        category, kind = catalog.kind_of(product)
+        assert product.category == category.name and product.name.endswith(kind.noun)
+        text = product.description.lower()
+        # a synonym or the kind's own name: "running shoes" also read as "marathon footwear"
+        assert any(word in text for word in (kind.noun, *kind.synonyms))
+        assert 5 <= product.price <= 400
+        assert category.name in product.tags
+
+
+def test_catalog_stream_publishes_every_product_then_price_updates() -> None:
+    catalog = Catalog(random.Random(6), products=30, clock=fixed_clock)
+    published: list[Product] = list(itertools.islice(catalog, 130))
+    assert published[:30] == catalog.products
+    for update in published[30:]:
+        original = next(p for p in catalog.products if p.product_id == update.product_id)
+        assert update.name == original.name and update.event_id != original.event_id
+        assert 0.89 * original.price <= update.price <= 1.11 * original.price
+
+
+def test_chat_messages_talk_about_products_in_conversations() -> None:
     world = World.build(5, clock=fixed_clock)
-    names = {p.product_id: p.name for p in world.catalog.products}
-    messages = [world.chat.message() for _ in range(200)]
-    about_name = sum(names[m.product_id] in m.text for m in messages if m.product_id)
-    assert about_name > 50
+    products = {p.product_id: p for p in world.catalog.products}
+    messages: list[ChatMessage] = [world.chat.message() for _ in range(2_000)]
+    by_conversation: dict[str, list[ChatMessage]] = defaultdict(list)
+    for m in messages:
+        by_conversation[m.conversation_id].append(m)
+        assert m.product_id in products
+    assert any(len(ms) >= 3 for ms in by_conversation.values())
+    for ms in by_conversation.values():  # one user, one product per conversation
+        assert len({m.user_id for m in ms}) == 1 and len({m.product_id for m in ms}) == 1
+    mentions = 0
+    for m in messages:
+        product = products[m.product_id or ""]
+        _, kind = world.catalog.kind_of(product)
+        words = (product.name, product.category, kind.noun, *kind.synonyms)
+        mentions += any(w in m.text for w in words)
+    assert mentions > 0.7 * len(messages)
 
 
-@pytest.mark.parametrize("kind", POISON_KINDS)
-def test_every_poison_kind_is_rejected_by_the_consumer(kind: str) -> None:
-    event = take("sensors", 1)[0]
-    with pytest.raises(InvalidRecord) as info:
-        decode_record(SENSOR_READINGS, poison(SENSOR_READINGS, event, kind))  # type: ignore[arg-type]
-    expected = "InvalidJSON" if kind == "malformed-json" else "SchemaViolation"
-    assert info.value.error_class == expected
-
-
-def test_poison_for_user_events_too() -> None:
-    event = take("user-events", 1)[0]
-    with pytest.raises(InvalidRecord):
-        decode_record(USER_EVENTS, poison(USER_EVENTS, event, "wrong-type"))  # type: ignore[arg-type]
-
-
-def test_mix_parsing_and_errors() -> None:
-    assert parse_mix("sensors=2, chat=0.5,products=0") == {"sensors": 2.0, "chat": 0.5}
-    with pytest.raises(ValueError, match="unknown stream"):
-        parse_mix("weather=1")
-    with pytest.raises(ValueError, match="positive"):
-        parse_mix("sensors=0")
-
-
-def test_percentiles_nearest_rank() -> None:
-    values = [float(i) for i in range(1, 101)]
-    assert percentile(values, 50) == 50.0
-    assert percentile(values, 99) == 99.0
-    assert percentile([], 50) == 0.0
-    assert START + timedelta(0) == fixed_clock()
+def test_readings_are_schema_objects_with_the_clock_time() -> None:
+    reading = take("sensors", 1)[0]
+    assert isinstance(reading, SensorReading) and reading.event_time == START

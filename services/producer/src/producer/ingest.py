@@ -1,8 +1,16 @@
-"""File ingestion: JSON-lines sensor dumps and product catalogs, CSV user-event logs.
+"""File ingestion: sensor dumps, user-event logs and product catalogs.
 
-Each line is validated with the same schemas the consumers use. A bad line is reported with its
-file and line number and sent to the stream's DLQ (origin topic ``file:<path>``, partition -1,
-offset = line number), never dropped silently.
+Formats, chosen by the file's suffix:
+
+- ``.csv``: a header line naming the schema's fields, then one record per line (quoted cells
+  may hold commas, not line breaks). Cells are text, coerced laxly: an empty cell is an absent
+  field, ``schema_version`` and ``quantity`` become integers, ``value`` and ``price`` numbers,
+  and ``tags`` splits on ``|``. The record then goes through the consumers' strict JSON schema.
+- anything else: JSON lines, one record per line, exactly as on the wire.
+
+Each line is validated with the same schemas the consumers use; the wire format stays JSON. A bad
+line is logged and reported with its file and line number, and sent to the stream's DLQ (origin
+topic ``file:<path>``, partition -1, offset = line number), never dropped silently.
 """
 
 from __future__ import annotations
@@ -13,12 +21,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, Protocol
 
 from polystream_common.dlq import DeadLetter
-from polystream_common.kafka import EventProducer
 from polystream_common.loop import InvalidRecord, decode_record
 from polystream_common.schemas import Event
 from polystream_common.topics import PRODUCTS, SENSOR_READINGS, USER_EVENTS, Stream
@@ -30,12 +35,32 @@ FILE_KINDS: dict[str, Stream[Any]] = {
     "user-events": USER_EVENTS,
     "products": PRODUCTS,
 }
-CSV_INTS = {"schema_version", "quantity"}
-CSV_FLOATS = {"price"}
+CSV_INTS = frozenset({"schema_version", "quantity"})
+CSV_FLOATS = frozenset({"value", "price"})
+CSV_LISTS = frozenset({"tags"})
+SERVICE = "producer"
+
+
+class Publisher(Protocol):
+    """What ingestion needs of a producer (``EventProducer`` is the real one)."""
+
+    def send(self, stream: Stream[Any], event: Event) -> None: ...
+
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None: ...
+
+    def flush(self, timeout: float = 60.0) -> None: ...
 
 
 @dataclass(frozen=True)
 class BadLine:
+    """A line that is not a valid record, and why (``error_class`` as in the DLQ headers)."""
+
     path: str
     line: int
     error_class: str
@@ -50,71 +75,98 @@ class IngestReport:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def _csv_record(row: dict[str, str]) -> dict[str, Any]:
-    """CSV cells are text: empty cells are absent fields, numeric columns become numbers."""
+def csv_record(header: list[str], cells: list[str]) -> dict[str, Any]:
+    """One CSV row as the JSON record it stands for; raises ``ValueError`` if it cannot be one."""
+    if len(cells) != len(header):
+        raise ValueError(f"{len(cells)} cells for {len(header)} header columns")
     record: dict[str, Any] = {}
-    for column, cell in row.items():
-        if column is None:
-            raise ValueError(f"more cells than header columns: {cell!r}")
-        cell = (cell or "").strip()
+    for column, cell in zip(header, cells, strict=True):
+        cell = cell.strip()
         if not cell:
             continue
-        if column in CSV_INTS:
-            record[column] = int(cell)
-        elif column in CSV_FLOATS:
-            record[column] = float(cell)
-        else:
-            record[column] = cell
+        try:
+            if column in CSV_INTS:
+                record[column] = int(cell)
+            elif column in CSV_FLOATS:
+                record[column] = float(cell)
+            elif column in CSV_LISTS:
+                record[column] = [t.strip() for t in cell.split("|") if t.strip()]
+            else:
+                record[column] = cell
+        except ValueError:
+            raise ValueError(f"column {column!r}: {cell!r} is not a number") from None
     return record
 
 
-def parse_file(path: Path, kind: str) -> Iterator[tuple[int, bytes, Event | BadLine]]:
-    """Yield (line number, raw line, event or BadLine) for every non-empty line of the file."""
-    stream = FILE_KINDS[kind]
-    with path.open(newline="", encoding="utf-8") as handle:
-        if path.suffix == ".csv":
-            reader = csv.DictReader(handle)
-            for row in reader:
-                number = reader.line_num
-                raw = ",".join(v or "" for v in row.values() if isinstance(v, str)).encode()
-                try:
-                    # Through JSON, so the consumers' strict rules apply to CSV too.
-                    event = stream.decode(json.dumps(_csv_record(row)).encode())
-                except (ValidationError, ValueError) as exc:
-                    error = "SchemaViolation" if isinstance(exc, ValidationError) else "InvalidCSV"
-                    yield number, raw, BadLine(str(path), number, error, str(exc), raw)
-                else:
-                    yield number, raw, event
-            return
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            raw = text.rstrip("\n").encode()
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its end) for every line that is not blank."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip(b"\r\n")
+            if line.strip():
+                yield number, line
+
+
+def parse_file(path: Path, kind: str) -> Iterator[Event | BadLine]:
+    """Every non-blank line of the file (a CSV header aside) as an event or a :class:`BadLine`."""
+    stream, name = FILE_KINDS[kind], str(path)
+    lines = _lines(path)
+    if path.suffix.lower() != ".csv":
+        for number, raw in lines:
             try:
-                yield number, raw, decode_record(stream, raw)
+                yield decode_record(stream, raw)
             except InvalidRecord as exc:
-                yield number, raw, BadLine(str(path), number, exc.error_class, exc.message, raw)
+                yield BadLine(name, number, exc.error_class, exc.message, raw)
+        return
+    header: list[str] | None = None
+    for number, raw in lines:
+        try:
+            cells = next(csv.reader([raw.decode("utf-8")]))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield BadLine(name, number, "InvalidCSV", str(exc), raw)
+            continue
+        if header is None:
+            header = [c.strip() for c in cells]
+            continue
+        try:
+            record = csv_record(header, cells)
+        except ValueError as exc:
+            yield BadLine(name, number, "InvalidCSV", str(exc), raw)
+            continue
+        # Through JSON, so the consumers' strict rules apply to CSV too.
+        try:
+            yield decode_record(stream, json.dumps(record).encode())
+        except InvalidRecord as exc:
+            yield BadLine(name, number, exc.error_class, exc.message, raw)
 
 
-def ingest(path: Path, kind: str, producer: EventProducer) -> IngestReport:
-    """Publish every valid line of ``path``; send every bad one to the DLQ with its reason."""
+def ingest(path: Path, kind: str, producer: Publisher) -> IngestReport:
+    """Publish every valid line of ``path``; send every bad one, as it was, to the DLQ."""
     stream, report = FILE_KINDS[kind], IngestReport()
-    for _number, _raw, item in parse_file(path, kind):
+    for item in parse_file(path, kind):
         report.lines += 1
         if isinstance(item, BadLine):
             report.bad.append(item)
-            log.warning("bad line %s:%d: %s", item.path, item.line, item.error_class)
-            letter = DeadLetter(
-                stream.dlq_topic,
-                f"file:{item.path}",
-                -1,
-                item.line,
-                None,
-                item.raw,
-                item.error_class,
-                item.message,
+            log.warning(
+                "bad line, sent to the DLQ",
+                extra={
+                    "file": item.path,
+                    "line": item.line,
+                    "error_class": item.error_class,
+                    "dlq_topic": stream.dlq_topic,
+                },
             )
-            producer.send_raw(letter.dlq_topic, None, item.raw, headers=letter.headers("producer"))
+            letter = DeadLetter(
+                dlq_topic=stream.dlq_topic,
+                topic=f"file:{item.path}",
+                partition=-1,
+                offset=item.line,
+                key=None,
+                value=item.raw,
+                error_class=item.error_class,
+                message=item.message,
+            )
+            producer.send_raw(letter.dlq_topic, None, item.raw, headers=letter.headers(SERVICE))
         else:
             producer.send(stream, item)
             report.sent += 1

@@ -1,15 +1,19 @@
-"""producer: synthetic streams, file ingestion and load tests.
+"""python -m producer: synthetic streams, file ingestion and load tests.
 
-python -m producer run    [--rate 200] [--mix ...]         steady stream until SIGTERM, /metrics
+python -m producer run    [--rate 200] [--mix ...] [--seed N]   steady stream until SIGTERM
 python -m producer load   --count N | --duration S [--rate 0] [--mix sensors=1,...]
-                          [--poison-rate 0.01] [--seed 42] [--json report.json]
+                          [--poison-rate 0.01] [--seed 42] [--json report.json] [--pregenerate]
 python -m producer ingest FILE --kind sensors|user-events|products
+
+Mix weights name the streams sensors, user-events, chat and products (sensors=1,chat=0.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import random
 import signal
 import sys
 import threading
@@ -21,10 +25,10 @@ from polystream_common.metrics import serve_metrics
 from polystream_common.topics import STREAMS, ensure_topics
 from producer.generators import World
 from producer.ingest import FILE_KINDS, ingest
-from producer.load import LoadRun, parse_mix, run_load
+from producer.load import DeliveryStats, LoadRun, parse_mix, run_load, run_steady
 from producer.settings import ProducerServiceSettings
 
-DEFAULT_MIX = "sensors=4,user-events=4,chat=1,products=0.2"
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,88 +40,114 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="a steady mix of all four streams until SIGTERM")
-    run.add_argument("--rate", type=float, default=200.0, help="events/s")
-    run.add_argument("--mix", default=DEFAULT_MIX)
-    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--rate", type=float, help="records/s (default: settings, 200)")
+    run.add_argument("--mix", help="stream weights (default: settings, all four streams)")
+    run.add_argument("--seed", type=int)
 
     load = commands.add_parser("load", help="load test with a report")
     limit = load.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--count", type=int)
-    limit.add_argument("--duration", type=float, help="seconds")
-    load.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
-    load.add_argument("--mix", default="sensors=1")
-    load.add_argument("--poison-rate", type=float, default=0.0)
+    limit.add_argument("--count", type=int, help="records to send")
+    limit.add_argument("--duration", type=float, help="seconds to send for")
+    load.add_argument("--rate", type=float, default=0.0, help="records/s; 0 = as fast as possible")
+    load.add_argument("--mix", default="sensors=1", help="stream weights, e.g. sensors=1,chat=0.5")
+    load.add_argument("--poison-rate", type=float, default=0.0, help="share of poison records")
     load.add_argument("--seed", type=int, default=42)
     load.add_argument("--json", type=Path, help="write the report to this file")
-    load.add_argument("--quiet", action="store_true", help="no live progress")
+    load.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     load.add_argument(
         "--pregenerate",
         action="store_true",
         help="with --count: build all records before timing (as Kafka's perf tool does)",
     )
 
-    ingest_cmd = commands.add_parser("ingest", help="publish a file, bad lines to the DLQ")
+    ingest_cmd = commands.add_parser("ingest", help="publish a file; bad lines go to the DLQ")
     ingest_cmd.add_argument("file", type=Path)
     ingest_cmd.add_argument("--kind", choices=sorted(FILE_KINDS), required=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m producer``."""
+    """Entry point of ``python -m producer``; returns the exit status."""
     args = _parser().parse_args(argv)
     settings = ProducerServiceSettings()
     configure_logging(settings.log_level, json=settings.log_json)
+    if args.command == "ingest":
+        return _ingest(settings, args.file, args.kind)
     try:
-        mix = parse_mix(args.mix) if hasattr(args, "mix") else {}
+        mix = parse_mix(args.mix or settings.mix)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ensure_topics(build_admin(settings.kafka), STREAMS)
-
-    if args.command == "ingest":
-        producer = EventProducer.build(
-            settings.kafka, settings.producer, client_id="producer-ingest", service="producer"
-        )
-        ingested = ingest(args.file, args.kind, producer)
-        for bad in ingested.bad:
-            print(f"{bad.path}:{bad.line}: {bad.error_class}: {bad.message[:200]}", file=sys.stderr)
-        print(
-            json.dumps({"lines": ingested.lines, "sent": ingested.sent, "dlq": len(ingested.bad)})
-        )
-        return 0
-
-    world = World.build(args.seed)
-    load_run = LoadRun(world, mix, args.seed, getattr(args, "poison_rate", 0.0))
     if args.command == "load":
-        report = run_load(
-            load_run,
+        return _load(settings, args, mix)
+    return _run(settings, args, mix)
+
+
+def _ingest(settings: ProducerServiceSettings, path: Path, kind: str) -> int:
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    ensure_topics(build_admin(settings.kafka), STREAMS)
+    producer = EventProducer.build(
+        settings.kafka, settings.producer, client_id="producer-ingest", service="producer"
+    )
+    report = ingest(path, kind, producer)
+    for bad in report.bad:
+        print(f"{bad.path}:{bad.line}: {bad.error_class}: {bad.message[:300]}", file=sys.stderr)
+    summary = {"file": str(path), "lines": report.lines, "sent": report.sent}
+    print(json.dumps({**summary, "dlq": len(report.bad), "dlq_topic": FILE_KINDS[kind].dlq_topic}))
+    return 0
+
+
+def _load(
+    settings: ProducerServiceSettings, args: argparse.Namespace, mix: dict[str, float]
+) -> int:
+    if (args.count is not None and args.count < 0) or not 0 <= args.poison_rate <= 1:
+        print("error: --count must be >= 0 and --poison-rate within 0..1", file=sys.stderr)
+        return 2
+    ensure_topics(build_admin(settings.kafka), STREAMS)
+    run = LoadRun(World.build(args.seed), mix, args.seed, args.poison_rate)
+
+    def producer_for(stats: DeliveryStats) -> EventProducer:
+        return EventProducer.build(
             settings.kafka,
             settings.producer,
-            rate=args.rate,
-            count=args.count,
-            duration_s=args.duration,
-            progress=not args.quiet,
-            pregenerate=args.pregenerate,
+            client_id="producer-load",
+            service=settings.service_name,
+            listener=stats,
         )
-        text = json.dumps(report.as_dict(), indent=2)
-        print(text)
-        if args.json:
-            args.json.write_text(text + "\n")
-        return 1 if report.errors else 0
 
-    # run: a steady stream until SIGTERM/SIGINT, with /metrics for Prometheus
-    serve_metrics(settings.metrics_host, settings.metrics_port)
+    report = run_load(
+        run,
+        producer_for,
+        rate=args.rate,
+        count=args.count,
+        duration_s=args.duration,
+        progress=not args.quiet,
+        pregenerate=args.pregenerate,
+    )
+    text = json.dumps(report.as_dict(), indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 1 if report.errors else 0
+
+
+def _run(settings: ProducerServiceSettings, args: argparse.Namespace, mix: dict[str, float]) -> int:
+    settings.log_effective()
+    rate = settings.rate if args.rate is None else args.rate
+    seed = args.seed if args.seed is not None else settings.seed
+    if seed is None:  # a fresh seed, logged so the run can be replayed
+        seed = random.SystemRandom().getrandbits(32)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        run_load(
-            load_run,
-            settings.kafka,
-            settings.producer,
-            rate=args.rate,
-            count=None,
-            duration_s=1.0,
-            progress=False,
-        )
+    ensure_topics(build_admin(settings.kafka), STREAMS)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
+    producer = EventProducer.build(
+        settings.kafka, settings.producer, client_id="producer-run", service=settings.service_name
+    )
+    log.info("streaming", extra={"rate": rate, "mix": mix, "seed": seed})
+    tally = run_steady(LoadRun(World.build(seed), mix, seed), producer, rate=rate, stop=stop)
+    log.info("stopped", extra={"sent": tally.sent, "acked": producer.delivered})
     return 0

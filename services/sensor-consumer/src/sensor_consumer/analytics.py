@@ -1,78 +1,189 @@
-"""Sensor analytics in SQL: per-sensor stats, moving averages and z-score anomalies."""
+"""Sensor analytics in SQL (CTEs and window functions) over ``sensor_readings``.
+
+Each function takes an asyncpg connection or pool and a half-open time range [since, until).
+Readings are ordered by (event_time, event_id), so windows are deterministic on equal times.
+Rolling windows look back past ``since``: the first readings of a range get a full window of the
+readings before it, not a truncated one.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 
 SENSOR_STATS = """
+WITH scoped AS (
+    SELECT sensor_id, value FROM sensor_readings
+    WHERE event_time >= $1 AND event_time < $2 AND ($3::text IS NULL OR sensor_id = $3)
+)
 SELECT sensor_id, count(*) AS readings, min(value) AS min, max(value) AS max,
-       avg(value) AS avg, stddev_samp(value) AS stddev,
+       avg(value) AS mean, stddev_samp(value) AS stddev,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95
-FROM sensor_readings
-WHERE event_time >= $1 AND event_time < $2 AND ($3::text IS NULL OR sensor_id = $3)
+FROM scoped
 GROUP BY sensor_id
 ORDER BY sensor_id
 """
 
-MOVING_AVERAGE = """
-SELECT event_time, value,
-       avg(value) OVER (ORDER BY event_time, event_id ROWS BETWEEN $4::int - 1 PRECEDING
-                        AND CURRENT ROW) AS moving_avg
-FROM sensor_readings
-WHERE sensor_id = $1 AND event_time >= $2 AND event_time < $3
-ORDER BY event_time, event_id
+# The last N readings: N - 1 before the range (newest first via the (sensor_id, event_time)
+# index) plus the range itself.
+MOVING_AVERAGE_ROWS = """
+WITH history AS (
+    (SELECT event_id, event_time, value FROM sensor_readings
+     WHERE sensor_id = $1 AND event_time < $2
+     ORDER BY event_time DESC, event_id DESC LIMIT $4::int - 1)
+    UNION ALL
+    (SELECT event_id, event_time, value FROM sensor_readings
+     WHERE sensor_id = $1 AND event_time >= $2 AND event_time < $3)
+), averaged AS (
+    SELECT event_id, event_time, value,
+           avg(value) OVER w AS moving_avg, count(*) OVER w AS samples
+    FROM history
+    WINDOW w AS (ORDER BY event_time, event_id ROWS BETWEEN $4::int - 1 PRECEDING AND CURRENT ROW)
+)
+SELECT * FROM averaged WHERE event_time >= $2 ORDER BY event_time, event_id
 """
 
-# Each reading against the N readings before it (the current one excluded, so a spike does
-# not inflate its own baseline).
+# The readings of the last interval, this one's time included (peers with the same time too).
+MOVING_AVERAGE_INTERVAL = """
+WITH history AS (
+    SELECT event_id, event_time, value FROM sensor_readings
+    WHERE sensor_id = $1 AND event_time >= $2::timestamptz - $4::interval AND event_time < $3
+), averaged AS (
+    SELECT event_id, event_time, value,
+           avg(value) OVER w AS moving_avg, count(*) OVER w AS samples
+    FROM history
+    WINDOW w AS (ORDER BY event_time RANGE BETWEEN $4::interval PRECEDING AND CURRENT ROW)
+)
+SELECT * FROM averaged WHERE event_time >= $2 ORDER BY event_time, event_id
+"""
+
+# Each reading against the N readings before it, itself excluded so that a spike does not inflate
+# its own baseline. History: the N readings before the range of every known sensor (LATERAL over
+# the sensors table, each an index scan) plus the range itself.
 ANOMALIES = """
-WITH windowed AS (
+WITH history AS (
+    SELECT s.sensor_id, h.event_id, h.event_time, h.value
+    FROM sensors s
+    CROSS JOIN LATERAL (
+        SELECT event_id, event_time, value FROM sensor_readings r
+        WHERE r.sensor_id = s.sensor_id AND r.event_time < $1
+        ORDER BY event_time DESC, event_id DESC LIMIT $4
+    ) h
+    WHERE $3::text IS NULL OR s.sensor_id = $3
+    UNION ALL
+    SELECT sensor_id, event_id, event_time, value FROM sensor_readings
+    WHERE event_time >= $1 AND event_time < $2 AND ($3::text IS NULL OR sensor_id = $3)
+), scored AS (
     SELECT sensor_id, event_id, event_time, value,
            avg(value) OVER w AS baseline,
            stddev_samp(value) OVER w AS spread,
-           count(*) OVER w AS history
-    FROM sensor_readings
-    WHERE event_time >= $1 AND event_time < $2 AND ($3::text IS NULL OR sensor_id = $3)
+           count(*) OVER w AS samples
+    FROM history
     WINDOW w AS (PARTITION BY sensor_id ORDER BY event_time, event_id
-                 ROWS BETWEEN $4::int PRECEDING AND 1 PRECEDING)
+                 ROWS BETWEEN $4 PRECEDING AND 1 PRECEDING)
 )
-SELECT sensor_id, event_id, event_time, value, baseline, (value - baseline) / spread AS z_score
-FROM windowed
-WHERE history >= 2 AND spread > 0 AND abs(value - baseline) / spread >= $5
-ORDER BY sensor_id, event_time
+SELECT sensor_id, event_id, event_time, value, baseline, spread,
+       (value - baseline) / spread AS z_score
+FROM scored
+WHERE event_time >= $1 AND samples >= $5 AND spread > 0
+  AND abs(value - baseline) / spread >= $6
+ORDER BY sensor_id, event_time, event_id
 """
 
 
+@dataclass(frozen=True, slots=True)
+class SensorStats:
+    """Summary of one sensor's readings over a time range (stddev is the sample one)."""
+
+    sensor_id: str
+    readings: int
+    min: float
+    max: float
+    mean: float
+    stddev: float | None  # None for a single reading
+    p95: float  # continuous (interpolated) 95th percentile
+
+
+@dataclass(frozen=True, slots=True)
+class MovingAverage:
+    """One reading and the mean of the window ending at it (``samples`` readings, itself too)."""
+
+    event_id: UUID
+    event_time: datetime
+    value: float
+    moving_avg: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """A reading whose z-score against the sensor's preceding readings reached the threshold."""
+
+    sensor_id: str
+    event_id: UUID
+    event_time: datetime
+    value: float
+    baseline: float
+    spread: float
+    z_score: float
+
+
 async def sensor_stats(
-    conn: asyncpg.Connection, since: datetime, until: datetime, sensor_id: str | None = None
-) -> list[dict[str, Any]]:
+    db: asyncpg.Connection | asyncpg.Pool,
+    since: datetime,
+    until: datetime,
+    sensor_id: str | None = None,
+) -> list[SensorStats]:
     """Count, min, max, mean, standard deviation and p95 per sensor over [since, until)."""
-    return [dict(r) for r in await conn.fetch(SENSOR_STATS, since, until, sensor_id)]
+    rows = await db.fetch(SENSOR_STATS, since, until, sensor_id)
+    return [SensorStats(**dict(r)) for r in rows]
 
 
 async def moving_average(
-    conn: asyncpg.Connection, sensor_id: str, since: datetime, until: datetime, window: int = 10
-) -> list[dict[str, Any]]:
-    """Each reading of one sensor with the mean of its last ``window`` readings (itself too)."""
-    if window < 1:
-        raise ValueError("window must be at least 1")
-    return [dict(r) for r in await conn.fetch(MOVING_AVERAGE, sensor_id, since, until, window)]
+    db: asyncpg.Connection | asyncpg.Pool,
+    sensor_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    window: int | None = 10,
+    interval: timedelta | None = None,
+) -> list[MovingAverage]:
+    """Each reading of one sensor in [since, until) with the mean of either its last ``window``
+    readings or, if ``interval`` is given, the readings of the ``interval`` ending at it."""
+    if interval is not None:
+        if interval <= timedelta(0):
+            raise ValueError("interval must be positive")
+        rows = await db.fetch(MOVING_AVERAGE_INTERVAL, sensor_id, since, until, interval)
+    else:
+        if window is None or window < 1:
+            raise ValueError("window must be at least 1")
+        rows = await db.fetch(MOVING_AVERAGE_ROWS, sensor_id, since, until, window)
+    return [MovingAverage(**dict(r)) for r in rows]
 
 
 async def anomalies(
-    conn: asyncpg.Connection,
+    db: asyncpg.Connection | asyncpg.Pool,
     since: datetime,
     until: datetime,
     *,
     sensor_id: str | None = None,
     window: int = 50,
     threshold: float = 3.0,
-) -> list[dict[str, Any]]:
-    """Readings whose z-score against the sensor's previous ``window`` readings is >= threshold."""
+    min_samples: int | None = None,
+) -> list[Anomaly]:
+    """Readings in [since, until) whose |z-score| against the sensor's previous ``window``
+    readings is at least ``threshold``.
+
+    A reading is scored once at least ``min_samples`` (default: ``window``) readings precede it.
+    A window of identical values has no spread, so nothing after it is scored.
+    """
     if window < 2:
         raise ValueError("window must be at least 2")
-    rows = await conn.fetch(ANOMALIES, since, until, sensor_id, window, threshold)
-    return [dict(r) for r in rows]
+    needed = window if min_samples is None else min_samples
+    if not 2 <= needed <= window:
+        raise ValueError("min_samples must be between 2 and window")
+    rows = await db.fetch(ANOMALIES, since, until, sensor_id, window, needed, threshold)
+    return [Anomaly(**dict(r)) for r in rows]

@@ -11,4 +11,11 @@ from sensor_consumer.settings import SensorConsumerSettings
 
 
 def bootstrap(settings: SensorConsumerSettings) -> list[Route[Any]]:
-    return [Route(SENSOR_READINGS, PostgresSink(settings.postgres))]
+    """sensor.readings -> PostgreSQL."""
+    sink = PostgresSink(
+        settings.postgres,
+        schema=settings.postgres_schema,
+        partition_past_days=settings.partition_past_days,
+        partition_future_days=settings.partition_future_days,
+    )
+    return [Route(SENSOR_READINGS, sink)]

@@ -1,5 +1,9 @@
-"""Schema migrations: numbered .sql files applied once each, in order, under an advisory lock
-(several replicas may start at once). A second run is a no-op."""
+"""Schema migrations: the numbered ``migrations/NNNN_name.sql`` files of this package, each applied
+once, in order, and recorded in ``schema_migrations``.
+
+All of it runs in one transaction under an advisory lock: several replicas may start at once, the
+first applies, the others wait and then find nothing to do. A second run is a no-op.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-LOCK_ID = 0x5E4504  # pg_advisory_xact_lock key of this service's migrations
+# pg_advisory_xact_lock key of this service's migrations (any bigint unique to the service).
+LOCK_ID = 0x5E4504
 
 
 def available() -> list[tuple[str, str]]:
@@ -20,21 +25,31 @@ def available() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply the migrations not applied yet; return their versions."""
+async def migrate(conn: asyncpg.Connection, schema: str = "public") -> list[str]:
+    """Apply the migrations not applied yet in ``schema`` (created if missing).
+
+    Returns the versions applied by this call: empty when the schema was up to date.
+    """
     applied_now: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_ID)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # The .sql files name tables unqualified: they land in the schema whatever the caller's
+        # search_path.
+        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
         await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        rows = await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')
+        done = {r["version"] for r in rows}
         for version, sql in available():
             if version in done:
                 continue
             await conn.execute(sql)
-            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            await conn.execute(
+                f'INSERT INTO "{schema}".schema_migrations (version) VALUES ($1)', version
+            )
             applied_now.append(version)
-            log.info("applied migration %s", version)
+            log.info("applied migration", extra={"version": version, "schema": schema})
     return applied_now

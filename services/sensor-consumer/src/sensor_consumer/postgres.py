@@ -1,13 +1,25 @@
-"""PostgresSink: sensor readings into a daily-partitioned table, sensors upserted.
+"""PostgresSink: sensor readings into a daily-partitioned table, and the sensors they come from.
 
-Each batch is one transaction: COPY into a temporary staging table (asyncpg's binary COPY, the
-fastest way in), then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` on (event_id, event_time)
-and an upsert of the batch's sensors. A redelivered batch leaves no duplicate.
+Each batch is one transaction. The readings go in with asyncpg's binary COPY, then the batch's
+sensors are upserted (first/last seen widened, type/location/unit taken from the newest reading).
+
+Idempotence: ``(event_id, event_time)`` is unique. A first delivery, by far the common case, is
+COPYed straight into ``sensor_readings`` inside a savepoint; when that hits the unique key (a
+redelivered batch, or one overlapping an earlier one after a crash) the savepoint is rolled back and
+the batch goes through the slow, duplicate-proof path: COPY into a temporary staging table, then
+``INSERT ... SELECT ... ON CONFLICT (event_id, event_time) DO NOTHING``. Measured on the local
+stack the straight COPY runs at the raw COPY ceiling, the staging path at about 60% of it.
+
+Partitions: daily, UTC, created on demand before a batch is inserted (the known ones are cached),
+plus the next day ahead so midnight never waits on DDL. A DEFAULT partition catches the rest:
+readings outside the window of ``partition_past_days``/``partition_future_days`` and days whose
+creation failed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -25,6 +37,8 @@ log = logging.getLogger(__name__)
 ReadingRow = tuple[UUID, datetime, str, float]
 READING_COLUMNS = ("event_id", "event_time", "sensor_id", "value")
 
+# Reused per connection: ON COMMIT DELETE ROWS empties it, and unlike ON COMMIT DROP it does not
+# churn the catalog on every batch (both measured alike in speed).
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging_readings (
     event_id uuid, event_time timestamptz, sensor_id text, value double precision
@@ -35,21 +49,49 @@ INSERT INTO sensor_readings (event_id, event_time, sensor_id, value)
 SELECT event_id, event_time, sensor_id, value FROM staging_readings
 ON CONFLICT (event_id, event_time) DO NOTHING
 """
+# A late, older reading widens first_seen but must not overwrite the sensor's current description.
 UPSERT_SENSORS = """
-INSERT INTO sensors (sensor_id, sensor_type, location, unit, first_seen, last_seen)
+INSERT INTO sensors AS s (sensor_id, sensor_type, location, unit, first_seen, last_seen)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                      $6::timestamptz[])
 ON CONFLICT (sensor_id) DO UPDATE SET
-    sensor_type = EXCLUDED.sensor_type,
-    location = EXCLUDED.location,
-    unit = EXCLUDED.unit,
-    first_seen = LEAST(sensors.first_seen, EXCLUDED.first_seen),
-    last_seen = GREATEST(sensors.last_seen, EXCLUDED.last_seen)
+    sensor_type = CASE WHEN EXCLUDED.last_seen >= s.last_seen
+                       THEN EXCLUDED.sensor_type ELSE s.sensor_type END,
+    location = CASE WHEN EXCLUDED.last_seen >= s.last_seen
+                    THEN EXCLUDED.location ELSE s.location END,
+    unit = CASE WHEN EXCLUDED.last_seen >= s.last_seen THEN EXCLUDED.unit ELSE s.unit END,
+    first_seen = LEAST(s.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen)
 """
+PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'sensor_readings'::regclass
+"""
+PARTITION_NAME = re.compile(r"^sensor_readings_(\d{8})$")
+# pg_advisory_xact_lock key serialising partition creation across replicas.
+PARTITION_LOCK_ID = 0x5E4505
+# CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on sensor_readings: queued behind
+# a long analytics query it would stall every writer queued behind it. Give up instead; the loop
+# retries the batch with backoff.
+PARTITION_LOCK_TIMEOUT = "5s"
+
+
+def refusal(reading: SensorReading) -> str | None:
+    """Why PostgreSQL would refuse this reading for good, or None. Its text type cannot hold NUL,
+    which valid JSON (``\\u0000``) and so a valid event can carry: such a reading would fail its
+    whole batch on every retry."""
+    text = (reading.sensor_id, reading.location, reading.unit)
+    if not any("\x00" in value for value in text):
+        return None
+    for field in ("sensor_id", "location", "unit"):
+        if "\x00" in getattr(reading, field):
+            return f"{field} contains a NUL character, which PostgreSQL text cannot store"
+    return None
 
 
 def rows_for(readings: Iterable[SensorReading]) -> list[ReadingRow]:
-    """One row per distinct event id (a batch may hold a record twice after a redelivery)."""
+    """The sensor_readings rows of a batch, in the order of ``READING_COLUMNS``: one per distinct
+    event id (a batch may hold a record twice after a redelivery)."""
     rows: dict[UUID, ReadingRow] = {}
     for r in readings:
         rows[r.event_id] = (r.event_id, r.event_time, r.sensor_id, r.value)
@@ -57,7 +99,9 @@ def rows_for(readings: Iterable[SensorReading]) -> list[ReadingRow]:
 
 
 def sensor_columns(readings: Iterable[SensorReading]) -> tuple[list[Any], ...]:
-    """Column arrays for the sensors upsert: one entry per sensor, with its first/last seen."""
+    """Column arrays of the sensors upsert: one entry per sensor with its first/last seen in the
+    batch and its newest description. Sorted by sensor id: concurrent upserts then lock the rows
+    in the same order and cannot deadlock."""
     first: dict[str, datetime] = {}
     last: dict[str, SensorReading] = {}
     for r in readings:
@@ -65,51 +109,101 @@ def sensor_columns(readings: Iterable[SensorReading]) -> tuple[list[Any], ...]:
             first[r.sensor_id] = r.event_time
         if r.sensor_id not in last or r.event_time >= last[r.sensor_id].event_time:
             last[r.sensor_id] = r
+    ids = sorted(last)
     return (
-        list(last),
-        [r.sensor_type for r in last.values()],
-        [r.location for r in last.values()],
-        [r.unit for r in last.values()],
-        [first[s] for s in last],
-        [r.event_time for r in last.values()],
+        ids,
+        [last[s].sensor_type for s in ids],
+        [last[s].location for s in ids],
+        [last[s].unit for s in ids],
+        [first[s] for s in ids],
+        [last[s].event_time for s in ids],
     )
 
 
 def partition_days(times: Iterable[datetime]) -> set[date]:
-    """UTC days a batch touches: each gets its partition before the insert."""
+    """The UTC days a batch touches: each needs its partition before the insert."""
     return {t.astimezone(UTC).date() for t in times}
 
 
-def partition_ddl(day: date) -> str:
+def partition_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a day's partition: UTC midnight to the next."""
     start = datetime.combine(day, time(), UTC)
-    end = start + timedelta(days=1)
+    return start, start + timedelta(days=1)
+
+
+def partition_ddl(day: date) -> str:
+    """CREATE TABLE for a day's partition; a no-op if it exists."""
+    start, end = partition_bounds(day)
     return (
         f"CREATE TABLE IF NOT EXISTS sensor_readings_{day:%Y%m%d} PARTITION OF sensor_readings"
         f" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
     )
 
 
+def partitions_to_create(
+    days: Iterable[date], known: set[date], today: date, past_days: int, future_days: int
+) -> list[date]:
+    """The days (plus each one's next, created ahead) still missing within the window
+    [today - past_days, today + future_days]; days outside it go to the DEFAULT partition."""
+    low, high = today - timedelta(days=past_days), today + timedelta(days=future_days)
+    in_window = [d for d in days if low <= d <= high]
+    wanted = {d + timedelta(days=k) for d in in_window for k in (0, 1)}
+    return sorted(d for d in wanted - known if d <= high)
+
+
+async def connect(settings: PostgresSettings, schema: str = "public") -> asyncpg.Connection:
+    """One connection whose search_path is ``schema`` (for the CLI and the benchmark)."""
+    return await asyncpg.connect(settings.dsn(), server_settings={"search_path": f'"{schema}"'})
+
+
 class PostgresSink(Sink[SensorReading]):
-    """Writes sensor readings and sensors to PostgreSQL; idempotent on (event_id, event_time)."""
+    """Writes sensor readings and sensors to PostgreSQL; idempotent on (event_id, event_time).
+
+    Connection and server errors propagate: the loop retries the batch with backoff. Readings
+    PostgreSQL can never store (see :func:`refusal`) come back as rejections for the DLQ.
+    """
 
     name = "postgres"
 
-    def __init__(self, settings: PostgresSettings) -> None:
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        *,
+        schema: str = "public",
+        partition_past_days: int = 400,
+        partition_future_days: int = 7,
+    ) -> None:
         self._settings = settings
+        self._schema = schema
+        self._past_days = partition_past_days
+        self._future_days = partition_future_days
         self._pool: asyncpg.Pool | None = None
-        self._days: set[date] = set()
+        self._known_days: set[date] = set()
 
     async def setup(self) -> None:
-        self._pool = await asyncpg.create_pool(
+        """Open the pool, apply the migrations, learn the existing partitions and create
+        today's and tomorrow's."""
+        pool = await asyncpg.create_pool(
             self._settings.dsn(),
             min_size=self._settings.pool_min_size,
             max_size=self._settings.pool_max_size,
+            server_settings={"search_path": f'"{self._schema}"'},
         )
-        async with self._pool.acquire() as conn:
-            await migrate(conn)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, self._schema)
+                for row in await conn.fetch(PARTITIONS):
+                    if match := PARTITION_NAME.match(row["relname"]):
+                        self._known_days.add(datetime.strptime(match[1], "%Y%m%d").date())
+                await self._ensure_partitions(conn, {datetime.now(UTC).date()})
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
 
     @property
     def pool(self) -> asyncpg.Pool:
+        """The connection pool (also fit for :mod:`sensor_consumer.analytics`)."""
         if self._pool is None:
             raise RuntimeError("PostgresSink.setup() was not called")
         return self._pool
@@ -117,30 +211,64 @@ class PostgresSink(Sink[SensorReading]):
     async def write(
         self, batch: Sequence[SinkRecord[SensorReading]]
     ) -> Sequence[Rejection[SensorReading]]:
-        readings = [record.value for record in batch]
+        rejections: list[Rejection[SensorReading]] = []
+        readings: list[SensorReading] = []
+        for record in batch:
+            if (reason := refusal(record.value)) is None:
+                readings.append(record.value)
+            else:
+                rejections.append(Rejection(record, "PostgresRefused", reason))
         rows = rows_for(readings)
+        if not rows:
+            return rejections
         async with self.pool.acquire() as conn:
             await self._ensure_partitions(conn, partition_days(r[1] for r in rows))
             async with conn.transaction():
-                await conn.execute(STAGING)
-                await conn.copy_records_to_table(
-                    "staging_readings", records=rows, columns=READING_COLUMNS
-                )
-                await conn.execute(MERGE_READINGS)
+                if not await self._copy_first_delivery(conn, rows):
+                    await self._merge(conn, rows)
                 await conn.execute(UPSERT_SENSORS, *sensor_columns(readings))
-        return []
-
-    async def _ensure_partitions(self, conn: asyncpg.Connection, days: set[date]) -> None:
-        for day in sorted(days - self._days):
-            try:
-                await conn.execute(partition_ddl(day))
-            except asyncpg.DuplicateTableError:
-                pass  # another replica created it
-            except asyncpg.CheckViolationError:
-                # The default partition already holds rows of that day: they stay there.
-                log.warning("day %s stays in the default partition", day)
-            self._days.add(day)
+        return rejections
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+            self._pool = None
+
+    @staticmethod
+    async def _copy_first_delivery(conn: asyncpg.Connection, rows: list[ReadingRow]) -> bool:
+        """COPY straight into sensor_readings; False (and nothing written) if any row is there."""
+        try:
+            async with conn.transaction():  # a savepoint inside the batch's transaction
+                await conn.copy_records_to_table(
+                    "sensor_readings", records=rows, columns=READING_COLUMNS
+                )
+        except asyncpg.UniqueViolationError:
+            log.info("batch already written in part, merging", extra={"rows": len(rows)})
+            return False
+        return True
+
+    @staticmethod
+    async def _merge(conn: asyncpg.Connection, rows: list[ReadingRow]) -> None:
+        await conn.execute(STAGING)
+        await conn.copy_records_to_table("staging_readings", records=rows, columns=READING_COLUMNS)
+        await conn.execute(MERGE_READINGS)
+
+    async def _ensure_partitions(self, conn: asyncpg.Connection, days: set[date]) -> None:
+        missing = partitions_to_create(
+            days, self._known_days, datetime.now(UTC).date(), self._past_days, self._future_days
+        )
+        if not missing:
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK_ID)
+            await conn.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
+            for day in missing:
+                try:
+                    async with conn.transaction():
+                        await conn.execute(partition_ddl(day))
+                except asyncpg.CheckViolationError:
+                    # The DEFAULT partition already holds rows of that day: they stay there, and
+                    # so will the day's next rows.
+                    log.warning("a day stays in the default partition", extra={"day": str(day)})
+        self._known_days.update(missing)
+        log.info("partitions ensured", extra={"days": [str(d) for d in missing]})

@@ -1,17 +1,38 @@
-"""Settings of sensor-consumer (env prefix ``SENSOR_CONSUMER_``)."""
+"""Settings of sensor-consumer (env prefix ``SENSOR_CONSUMER_``, nested with ``__``)."""
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from polystream_common.settings import ConsumerServiceSettings, PostgresSettings
+from polystream_common.settings import ConsumerServiceSettings, ConsumerSettings, PostgresSettings
 
 
 class SensorConsumerSettings(ConsumerServiceSettings):
+    """sensor.readings -> PostgreSQL. E.g. ``SENSOR_CONSUMER_POSTGRES__HOST=db``."""
+
     model_config = SettingsConfigDict(
         env_prefix="SENSOR_CONSUMER_", env_nested_delimiter="__", extra="ignore"
     )
 
     service_name: str = "sensor-consumer"
-    metrics_port: int = 9102
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    consumer: ConsumerSettings = ConsumerSettings(group_id="sensor-consumer")
     postgres: PostgresSettings = PostgresSettings()
+    postgres_schema: str = Field(
+        default="public",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="schema holding the tables (created if missing)",
+    )
+    partition_past_days: int = Field(
+        default=400,
+        ge=0,
+        description="daily partitions are made on demand for readings up to this many days old;"
+        " older ones go to the DEFAULT partition",
+    )
+    partition_future_days: int = Field(
+        default=7,
+        ge=1,
+        description="likewise for readings ahead of now (skewed device clocks): a bogus far-future"
+        " time must not create a partition per day",
+    )

@@ -1,0 +1,3 @@
+from event_consumer.main import main
+
+main()
