@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local stack of real servers (Kafka, PostgreSQL, Redis, Prometheus) as plain processes under
+# The local stack of real servers (Kafka, PostgreSQL, Redis, MongoDB wire, Prometheus) as plain processes under
 # process-compose (deploy/local/process-compose.yaml).
 #   stack.sh up            install (cached), start the stack detached, wait until every process
 #                          is ready (STACK_TIMEOUT seconds, default 180); returns at once if it is up
@@ -29,7 +29,7 @@ LOGS="$STACK_DIR/logs"
 PIDS="$STACK_DIR/pids"
 # Ports the stack's processes bind: `up` refuses to start while something else holds one.
 STACK_PORTS=(PROCESS_COMPOSE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT REDIS_PORT
-             PROMETHEUS_PORT)
+             PROMETHEUS_PORT MONGO_PORT)
 # Ports Prometheus must scrape (prometheus.yml is static: it must name each of them).
 SCRAPE_PORTS=(PROMETHEUS_PORT PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT
               EVENT_CONSUMER_METRICS_PORT EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
@@ -168,7 +168,7 @@ fail() {  # name, reason: report with the log tail, stop the stack, exit 1
 
 summary() {
   echo "local stack ready: Kafka 127.0.0.1:$KAFKA_PORT, PostgreSQL 127.0.0.1:$POSTGRES_PORT," \
-       "Redis 127.0.0.1:$REDIS_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT" \
+       "Redis 127.0.0.1:$REDIS_PORT, MongoDB wire 127.0.0.1:$MONGO_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT" \
        "(process-compose 127.0.0.1:$PROCESS_COMPOSE_PORT)"
 }
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from polystream_common.dlq import (
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_TOPIC,
+)
 from polystream_common.topics import Stream, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +200,30 @@ def run_producer(
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return dict(json.loads(report.read_text()))
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Sum of each metric family's samples on a service's /metrics, by sample name."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    totals: dict[str, float] = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def assert_dlq_holds_exactly(bootstrap: str, stream: Stream[Any], poison: int) -> list[Any]:
+    """The stream's DLQ holds ``poison`` letters, one per origin offset, with the origin headers."""
+    letters = read_all(bootstrap, stream.dlq_topic, poison)
+    assert len(letters) == poison
+    origins = set()
+    for letter in letters:
+        headers = {k: v.decode() for k, v in letter.headers()}
+        assert headers[HEADER_TOPIC] == stream.topic
+        assert int(headers[HEADER_PARTITION]) >= 0 and int(headers[HEADER_OFFSET]) >= 0
+        assert headers[HEADER_ERROR_CLASS] in {"InvalidJSON", "SchemaViolation"}
+        assert headers[HEADER_ERROR_MESSAGE]
+        origins.add((headers[HEADER_PARTITION], headers[HEADER_OFFSET]))
+    assert len(origins) == poison  # each poison record once
+    return letters

@@ -1,0 +1,190 @@
+"""User events and chat messages end to end: producer -> Kafka -> event-consumer -> MongoDB, with
+poison mixed in and the consumer SIGKILLed mid-run. Counts must be exact."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from polystream_common.topics import CHAT_MESSAGES, USER_EVENTS, Stream
+
+from .conftest import (
+    assert_dlq_holds_exactly,
+    group_lag,
+    recreate_topics,
+    run_producer,
+    scrape,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+USER_EVENT_COUNT = 50_000
+CHAT_COUNT = 10_000
+POISON_RATE = 0.01
+STREAMS: tuple[tuple[Stream[Any], str, int, str], ...] = (
+    # stream, producer mix, records, collection
+    (USER_EVENTS, "user-events=1", USER_EVENT_COUNT, "user_events"),
+    (CHAT_MESSAGES, "chat=1", CHAT_COUNT, "chat_messages"),
+)
+
+
+def counts(mongo_url: str, database: str) -> dict[str, int]:
+    """Documents per collection. ``_id`` is the event id, so a redelivered event cannot add one:
+    a count equal to the valid records sent means none lost and none stored twice."""
+
+    async def query() -> dict[str, int]:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        try:
+            db = client[database]
+            return {name: await db[name].count_documents({}) for *_, name in STREAMS}
+        finally:
+            await client.close()
+
+    return asyncio.run(query())
+
+
+def versions(mongo_url: str, database: str) -> dict[int, int]:
+    """User events per schema version."""
+
+    async def query() -> dict[int, int]:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        try:
+            pipeline = [{"$group": {"_id": "$schema_version", "n": {"$sum": 1}}}]
+            cursor = await client[database]["user_events"].aggregate(pipeline)
+            return {int(row["_id"]): int(row["n"]) async for row in cursor}
+        finally:
+            await client.close()
+
+    return asyncio.run(query())
+
+
+@pytest.fixture
+def database(mongo_url: str) -> Iterator[str]:
+    """A database of this test's own, dropped after."""
+    name = f"e2e_events_{uuid.uuid4().hex[:8]}"
+    yield name
+
+    async def drop() -> None:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        await client.drop_database(name)
+        await client.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def group(kafka_bootstrap: str) -> str:
+    recreate_topics(kafka_bootstrap, [stream for stream, *_ in STREAMS])
+    return f"e2e-events-{uuid.uuid4().hex[:8]}"
+
+
+def consumer_env(group: str, database: str, metrics_port: int = 0) -> dict[str, str]:
+    return {
+        "EVENT_CONSUMER_CONSUMER__GROUP_ID": group,
+        "EVENT_CONSUMER_MONGO__DATABASE": database,
+        "EVENT_CONSUMER_METRICS_PORT": str(metrics_port),
+    }
+
+
+def produce(tmp_path: Path) -> dict[str, tuple[int, int]]:
+    """Publish both streams with poison; per collection: (valid, poison) records sent."""
+    sent = {}
+    for stream, mix, count, collection in STREAMS:
+        report = run_producer(
+            [
+                "load",
+                "--count",
+                str(count),
+                "--mix",
+                mix,
+                "--rate",
+                "0",
+                "--poison-rate",
+                str(POISON_RATE),
+                "--seed",
+                "11",
+                "--quiet",
+            ],
+            tmp_path / f"producer-{collection}.json",
+        )
+        poison = int(report["poison"][stream.topic])
+        assert report["errors"] == 0
+        assert int(report["acked"]) == count
+        assert 0.5 * count * POISON_RATE < poison < 1.5 * count * POISON_RATE
+        sent[collection] = (count - poison, poison)
+    return sent
+
+
+def all_lag(bootstrap: str, group: str) -> int:
+    return sum(group_lag(bootstrap, group, stream.topic) for stream, *_ in STREAMS)
+
+
+def test_every_valid_event_and_chat_lands_once_and_poison_goes_to_the_dlq(
+    tmp_path: Path,
+    services: Any,
+    group: str,
+    database: str,
+    kafka_bootstrap: str,
+    mongo_url: str,
+    unused_tcp_port: int,
+) -> None:
+    sent = produce(tmp_path)
+    consumer = services("event_consumer", consumer_env(group, database, unused_tcp_port))
+    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 300, "lag 0", service=consumer)
+
+    stored = counts(mongo_url, database)
+    for collection, (valid, _) in sent.items():
+        assert stored[collection] == valid, collection
+    for stream, _, _, collection in STREAMS:
+        assert_dlq_holds_exactly(kafka_bootstrap, stream, sent[collection][1])
+    # The generator's shoppers use both schema versions; both land side by side.
+    by_version = versions(mongo_url, database)
+    assert set(by_version) == {1, 2}
+    assert sum(by_version.values()) == sent["user_events"][0]
+
+    metrics = scrape(unused_tcp_port)
+    assert metrics["polystream_records_dlq_total"] == sum(p for _, p in sent.values())
+    assert metrics["polystream_records_written_total"] == sum(v for v, _ in sent.values())
+    assert consumer.terminate() == 0  # SIGTERM drains and exits cleanly
+
+
+def test_sigkill_mid_run_then_restart_still_exact(
+    tmp_path: Path,
+    services: Any,
+    group: str,
+    database: str,
+    kafka_bootstrap: str,
+    mongo_url: str,
+) -> None:
+    sent = produce(tmp_path)
+    total_valid = sum(v for v, _ in sent.values())
+
+    def stored() -> int:
+        return sum(counts(mongo_url, database).values())
+
+    first = services("event_consumer", consumer_env(group, database))
+    wait_until(
+        lambda: stored() >= total_valid // 5,
+        300,
+        "a fifth of the documents before the kill",
+        service=first,
+        every_s=0.1,
+    )
+    first.kill()
+    assert stored() < total_valid, "killed too late to prove anything"
+
+    second = services("event_consumer", consumer_env(group, database))
+    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 300, "lag 0", service=second)
+    final = counts(mongo_url, database)
+    for collection, (valid, _) in sent.items():
+        assert final[collection] == valid, collection
+    for stream, _, _, collection in STREAMS:
+        assert_dlq_holds_exactly(kafka_bootstrap, stream, sent[collection][1])
+    assert second.terminate() == 0
