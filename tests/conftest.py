@@ -4,6 +4,8 @@ missing server fails the test rather than skipping it."""
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,39 @@ def read_stack_env() -> dict[str, str]:
             key, value = line.split("=", 1)
             env[key] = value
     return env
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test fails the run: every server is there, so a skip hides a broken one."""
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if os.environ.get("CI") and _skipped:
+        terminalreporter.write_line(
+            f"CI: {len(_skipped)} skipped test(s) count as failures: {', '.join(_skipped)}",
+            red=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """A CLI test runs ``main()`` in-process, which configures root logging onto the captured
+    stderr; put the root logger back so later tests do not log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

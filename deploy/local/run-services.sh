@@ -27,6 +27,7 @@ trap stop INT TERM
 
 cd "$ROOT"
 start sensor-consumer sensor_consumer
+start event-consumer event_consumer
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -36,16 +37,20 @@ cat <<TXT
 polystream is running. Where to look:
   Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
-  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics
+  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
+  MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages)
   sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
+  behaviour analytics .venv/bin/python -m event_consumer analytics funnel --by campaign
   a load test         .venv/bin/python -m producer load --count 200000 --rate 0
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
 while sleep 10; do
   rows=$(psql -tA "$PG" -c 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo '?')
-  echo "$(date +%T)  sensor_readings in PostgreSQL: $rows"
+  docs=$(curl -fsS "http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics" 2>/dev/null |
+         awk '/^polystream_records_written_total/ {n += $2} END {printf "%d", n}' || echo '?')
+  echo "$(date +%T)  sensor_readings in PostgreSQL: $rows   documents written to MongoDB: $docs"
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "a service exited; see .stack/logs/" >&2; stop; }
   done
