@@ -42,6 +42,20 @@ def producer_config(
     }
 
 
+def transactional_producer_config(
+    kafka: KafkaSettings, producer: ProducerSettings, client_id: str, transactional_id: str
+) -> dict[str, Any]:
+    """The checkpoint's producer: idempotent, bound to ``transactional_id`` (stable per replica,
+    so a restarted replica fences its dead predecessor and aborts what it left open)."""
+    return {
+        **producer_config(kafka, producer, client_id),
+        "transactional.id": transactional_id,
+        # A transaction must outlive its records' delivery timeout.
+        "delivery.timeout.ms": 30_000,
+        "transaction.timeout.ms": 60_000,
+    }
+
+
 def consumer_config(
     kafka: KafkaSettings,
     consumer: ConsumerSettings,

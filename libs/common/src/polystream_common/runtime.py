@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 
 from polystream_common.backoff import Backoff
 from polystream_common.checkpoint import KafkaTransactionalCheckpoint
-from polystream_common.kafka import build_admin, build_consumer, producer_config
+from polystream_common.kafka import build_admin, build_consumer, transactional_producer_config
 from polystream_common.logs import configure_logging
 from polystream_common.loop import ConsumeLoop, Route
 from polystream_common.metrics import ConsumerMetrics, serve_metrics
@@ -90,15 +90,12 @@ async def run_consumer(settings: ConsumerServiceSettings, routes: Sequence[Route
             settings.kafka, settings.consumer, settings.service_name, stats_cb=metrics.on_stats
         )
         producer = Producer(
-            {
-                **producer_config(
-                    settings.kafka, settings.dlq_producer, f"{settings.service_name}-checkpoint"
-                ),
-                "transactional.id": settings.transactional_id(),
-                # A transaction must outlive its records' delivery timeout.
-                "delivery.timeout.ms": 30_000,
-                "transaction.timeout.ms": 60_000,
-            }
+            transactional_producer_config(
+                settings.kafka,
+                settings.dlq_producer,
+                f"{settings.service_name}-checkpoint",
+                settings.transactional_id(),
+            )
         )
         checkpoint = KafkaTransactionalCheckpoint(producer, consumer, settings.service_name)
         await retry_until_stopped(
