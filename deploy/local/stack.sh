@@ -8,6 +8,8 @@
 #   stack.sh status        each process, its state and readiness; exits 1 unless all are ready
 #   stack.sh logs NAME [N|-f]   the last N (100) lines of a process' log, or follow it
 #   stack.sh reset         down, then wipe .stack/ (data, logs); downloads in .cache/ stay
+#   stack.sh stop NAME     stop one process (chaos tests: a store goes down)
+#   stack.sh start NAME    start a stopped process again and wait until the stack is ready
 # Ports come from stack.env; data and logs live in .stack/, downloads and builds in .cache/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -265,5 +267,11 @@ case "${1:-}" in
   status) status ;;
   logs) shift; logs "$@" ;;
   reset) down; rm -rf "$STACK_DIR"; echo "wiped $STACK_DIR" ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  stop) pc_up || die "the stack is not running"; pc process stop "${2:?usage: stack.sh stop NAME}" ;;
+  start)
+    pc_up || die "the stack is not running"
+    pc process start "${2:?usage: stack.sh start NAME}"
+    wait_ready
+    record_pids ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

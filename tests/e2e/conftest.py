@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from polystream_common.dlq import (
     HEADER_ERROR_CLASS,
@@ -203,14 +205,36 @@ def run_producer(
 
 
 def scrape(port: int) -> dict[str, float]:
-    """Sum of each metric family's samples on a service's /metrics, by sample name."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    """Sum of each metric's samples on a service's /metrics, by sample name."""
     totals: dict[str, float] = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    for sample in samples(port):
+        totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     return totals
+
+
+def samples(port: int) -> list[Sample]:
+    """Every sample on a service's /metrics, with its labels."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return [s for family in text_string_to_metric_families(body) for s in family.samples]
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    return sum(
+        s.value
+        for s in samples(port)
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def stack_process(action: str, name: str) -> None:
+    """Stop or start one process of the local stack (a store outage)."""
+    subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "stack.sh"), action, name],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def assert_dlq_holds_exactly(bootstrap: str, stream: Stream[Any], poison: int) -> list[Any]:

@@ -17,9 +17,11 @@ from sensor_consumer.migrations import migrate
 from .conftest import (
     assert_dlq_holds_exactly,
     group_lag,
+    metric,
     recreate_topics,
     run_producer,
     scrape,
+    stack_process,
     wait_until,
 )
 
@@ -162,3 +164,46 @@ def test_sigkill_mid_run_then_restart_still_exact(
     # the kill left none behind, so the DLQ is still exact.
     assert_dlq_holds_exactly(kafka_bootstrap, SENSOR_READINGS, poison)
     assert second.terminate() == 0
+
+
+def test_postgres_down_mid_run_pauses_retries_then_loses_nothing(
+    tmp_path: Path,
+    services: Any,
+    fresh_sensor_path: str,
+    kafka_bootstrap: str,
+    postgres_dsn: str,
+    unused_tcp_port: int,
+) -> None:
+    group, port = fresh_sensor_path, unused_tcp_port
+    valid, poison = produce(tmp_path)
+    consumer = services("sensor_consumer", consumer_env(group, port))
+    wait_until(lambda: count_rows(postgres_dsn)[0] > 0, 120, "the first rows", service=consumer)
+    stack_process("stop", "postgres")
+    try:
+        # The loop keeps the batch, pauses its partitions, retries with backoff, and says so.
+        wait_until(
+            lambda: (
+                metric(port, "polystream_sink_retries_total", sink="postgres") >= 2
+                and metric(port, "polystream_consumer_paused") == 1
+            ),
+            60,
+            "retries and paused partitions while PostgreSQL is down",
+            service=consumer,
+        )
+        assert metric(port, "polystream_sink_up", sink="postgres") == 0
+        assert consumer.alive()
+    finally:
+        stack_process("start", "postgres")
+
+    wait_until(
+        lambda: group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic) == 0,
+        300,
+        "consumer lag to reach 0 after PostgreSQL came back",
+        service=consumer,
+    )
+    rows, distinct, _ = count_rows(postgres_dsn)
+    assert rows == distinct == valid
+    assert_dlq_holds_exactly(kafka_bootstrap, SENSOR_READINGS, poison)
+    assert metric(port, "polystream_sink_up", sink="postgres") == 1
+    assert metric(port, "polystream_consumer_paused") == 0
+    assert consumer.terminate() == 0
