@@ -180,6 +180,16 @@ def test_lag_is_published_from_librdkafka_statistics() -> None:
     }
     metrics.on_stats(json.dumps(stats))
     assert CONSUMER_LAG.labels("lag-test", TOPIC, "0")._value.get() == 5
+    # Once the loop has stored its checkpointed offsets, the lag is measured from them.
+    stats["topics"][TOPIC]["partitions"]["0"]["consumer_lag_stored"] = 2
+    metrics.on_stats(json.dumps(stats))
+    assert CONSUMER_LAG.labels("lag-test", TOPIC, "0")._value.get() == 2
+
+
+async def test_checkpointed_offsets_are_stored_on_the_consumer_for_its_statistics() -> None:
+    consumer = FakeConsumer({(TOPIC, 0): encoded(valid(10)), (TOPIC, 1): encoded(valid(3))})
+    await run(make_loop(consumer, InMemorySink()))
+    assert consumer.stored == consumer.committed == {(TOPIC, 0): 10, (TOPIC, 1): 3}
 
 
 @pytest.mark.parametrize("batch_size", [1, 1000])
@@ -189,3 +199,24 @@ async def test_batch_size_bounds_each_write(batch_size: int) -> None:
     settings = SETTINGS.model_copy(update={"batch_size": batch_size})
     await run(make_loop(consumer, sink, settings=settings))
     assert sink.writes == -(-10 // batch_size)
+
+
+async def test_the_next_batch_is_decoded_during_a_write_and_is_redelivered_after_a_stop() -> None:
+    events = valid(21)
+    consumer = FakeConsumer({(TOPIC, 0): encoded(events)})
+    polled_at_first_write: list[int] = []
+
+    class SlowSink(InMemorySink):
+        async def write(self, batch: Any) -> Any:
+            if not polled_at_first_write:
+                await asyncio.sleep(0.01)  # the store at work: the loop decodes meanwhile
+                polled_at_first_write.append(consumer._positions[(TOPIC, 0)])
+                loop.stop()  # SIGTERM during the first write
+            return await super().write(batch)
+
+    sink = SlowSink()
+    loop = make_loop(consumer, sink)
+    await run(loop)
+    assert polled_at_first_write == [14]  # the second batch was polled before the first write
+    assert set(sink.rows) == {e.event_id for e in events[:7]}
+    assert consumer.committed == {(TOPIC, 0): 7}  # the batch decoded ahead is not committed

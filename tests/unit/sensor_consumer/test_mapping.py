@@ -9,18 +9,18 @@ import pytest
 from pydantic import ValidationError
 
 from polystream_common.schemas import SensorReading
+from polystream_common.sink import SinkRecord
 from polystream_common.topics import SENSOR_READINGS
 from sensor_consumer.bootstrap import bootstrap
 from sensor_consumer.migrations import available
 from sensor_consumer.postgres import (
     PostgresSink,
+    batch_rows,
     partition_bounds,
     partition_days,
     partition_ddl,
     partitions_to_create,
     refusal,
-    rows_for,
-    sensor_columns,
 )
 from sensor_consumer.settings import SensorConsumerSettings
 
@@ -38,25 +38,36 @@ def reading(sensor: str, minutes: int, value: float = 1.0, **fields: str) -> Sen
     )
 
 
+def records(*readings: SensorReading) -> list[SinkRecord[SensorReading]]:
+    return [SinkRecord(r, SENSOR_READINGS.topic, 0, i) for i, r in enumerate(readings)]
+
+
 def test_a_reading_maps_to_one_row_in_column_order() -> None:
     r = reading("s1", 0, 21.5)
-    assert rows_for([r]) == [(r.event_id, r.event_time, "s1", 21.5)]
+    assert batch_rows(records(r)).rows == [(r.event_id, r.event_time, "s1", 21.5)]
+
+
+def test_row_times_are_the_same_instants_in_utc() -> None:
+    local = datetime.fromisoformat("2026-11-22T01:00:00+02:00")
+    r = reading("s1", 0).model_copy(update={"event_time": local})
+    [(_, event_time, _, _)] = batch_rows(records(r)).rows
+    assert event_time == local and event_time.tzinfo is UTC
 
 
 def test_rows_are_deduplicated_within_a_batch() -> None:
     a, b = reading("s1", 0), reading("s1", 1)
-    rows = rows_for([a, b, a, b, a])
+    rows = batch_rows(records(a, b, a, b, a)).rows
     assert rows == [(a.event_id, a.event_time, "s1", 1.0), (b.event_id, b.event_time, "s1", 1.0)]
 
 
 def test_sensor_columns_carry_first_and_last_seen_and_the_newest_description() -> None:
-    batch = [
+    batch = records(
         reading("s2", 1),
         reading("s1", 5, location="hall"),
         reading("s1", -3, location="lab"),
         reading("s1", 2, location="lab"),
-    ]
-    ids, types, locations, units, first, last = sensor_columns(batch)
+    )
+    ids, types, locations, units, first, last = batch_rows(batch).sensors
     assert ids == ["s1", "s2"]  # sorted: concurrent upserts lock rows in one order
     assert first == [T0 - timedelta(minutes=3), T0 + timedelta(minutes=1)]
     assert last == [T0 + timedelta(minutes=5), T0 + timedelta(minutes=1)]
@@ -68,6 +79,29 @@ def test_text_postgres_cannot_store_is_refused_for_good() -> None:
     assert refusal(reading("s1", 0)) is None
     assert "sensor_id" in (refusal(reading("s\x001", 0)) or "")
     assert "unit" in (refusal(reading("s1", 0, unit="p\x00pm")) or "")
+
+
+def test_a_refused_reading_goes_back_for_the_dlq_and_the_rest_of_its_batch_is_written() -> None:
+    good, bad = reading("s1", 0), reading("s2", 0, location="l\x00b")
+    prepared = batch_rows(records(good, bad))
+    assert [r.record.value for r in prepared.refused] == [bad]
+    assert prepared.refused[0].error_class == "PostgresRefused"
+    assert [row[0] for row in prepared.rows] == [good.event_id]
+    assert prepared.sensors[0] == ["s1"]
+
+
+def test_a_batch_of_refused_readings_only_writes_nothing() -> None:
+    prepared = batch_rows(records(reading("s\x00", 0)))
+    assert prepared.rows == [] and prepared.days == set() and len(prepared.refused) == 1
+
+
+def test_a_batch_knows_the_utc_days_its_rows_need() -> None:
+    assert batch_rows(records(reading("s1", 0), reading("s2", 20))).days == {date(2026, 11, 21)}
+    across = records(reading("s1", 0), reading("s1", 40), reading("s2", 10))
+    assert batch_rows(across).days == {date(2026, 11, 21), date(2026, 11, 22)}
+    local = datetime.fromisoformat("2026-11-22T01:00:00+02:00")  # 2026-11-21 23:00 UTC
+    r = reading("s1", 0).model_copy(update={"event_time": local})
+    assert batch_rows(records(r)).days == {date(2026, 11, 21)}
 
 
 def test_a_batch_across_midnight_needs_two_daily_partitions() -> None:
@@ -139,6 +173,15 @@ def test_settings_read_nested_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.postgres.host == "db.internal"
     assert settings.consumer.batch_size == 2000
     assert settings.consumer.group_id == "sensor-consumer"
+
+
+def test_batches_stay_sized_for_copy_when_other_loop_settings_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SENSOR_CONSUMER_CONSUMER__GROUP_ID", "bench-1")
+    settings = SensorConsumerSettings()
+    assert settings.consumer.group_id == "bench-1"
+    assert settings.consumer.batch_size == 20_000
 
 
 def test_default_credentials_are_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,12 @@ A crash anywhere before 3 redelivers the batch; the sinks are idempotent and the
 an unfinished checkpoint are never visible, so nothing is lost or duplicated. A rebalance
 checkpoints what was already written before the partitions go. ``stop()`` (the SIGTERM handler)
 lets the batch in flight finish and checkpoint, then the loop closes.
+
+Batches overlap by one step: while batch N is written and checkpointed (2 and 3), batch N+1,
+polled just before without waiting, is decoded (1), so the CPU work of one runs while the store
+works on the other. Nothing else changes: at most two batches are in memory, the consumer is
+never called while a write is running except by the write's own retries, and a batch decoded
+ahead when the loop stops is neither written nor committed: it is redelivered.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from polystream_common.backoff import Backoff
@@ -45,6 +51,8 @@ E = TypeVar("E", bound=Event)
 T = TypeVar("T")
 TP = tuple[str, int]
 RebalanceCallback = Callable[[Any, list[TopicPartition]], None]
+DECODE_CHUNK = 250
+"""Records decoded between two yields to the event loop (see ``ConsumeLoop.run``)."""
 
 
 class KafkaMessage(Protocol):
@@ -73,6 +81,7 @@ class KafkaConsumerPort(Protocol):
     def pause(self, partitions: list[TopicPartition]) -> None: ...
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def assignment(self) -> list[TopicPartition]: ...
+    def store_offsets(self, *, offsets: list[TopicPartition]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -82,6 +91,16 @@ class Route(Generic[E]):
 
     stream: Stream[E]
     sink: Sink[E]
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A polled batch, decoded: records per topic for the sinks, dead letters of the invalid
+    ones, and the next offset of each partition it covers."""
+
+    records: dict[str, list[SinkRecord[Any]]]
+    letters: list[DeadLetter]
+    ends: dict[TP, int]
 
 
 class InvalidRecord(Exception):
@@ -150,25 +169,33 @@ class ConsumeLoop:
             on_lost=self._on_lost,
         )
         try:
+            ahead: DecodedBatch | None = None  # polled and decoded, not written yet
             while self._running:
-                batch = await self._poll_batch()
-                if batch:
-                    await self._process(batch)
+                # With a batch in hand, take only what is fetched already: its write must not
+                # wait for the next batch to arrive.
+                timeout = 0.0 if ahead else self._settings.batch_timeout_s
+                batch = await self._poll_batch(timeout)
+                if ahead is None:
+                    ahead = await self._decode(batch) if batch else None
+                    continue
+                # Write and checkpoint one batch while the next is decoded: decoding yields
+                # between chunks, so it runs while the write waits on its store.
+                store = asyncio.create_task(self._store(ahead))
+                try:
+                    ahead = await self._decode(batch) if batch else None
+                finally:
+                    await store
         finally:
             await asyncio.to_thread(self._consumer.close)
             log.info("consumer closed")
 
     # -- polling ---------------------------------------------------------------------------
 
-    async def _poll_batch(self) -> list[KafkaMessage]:
+    async def _poll_batch(self, timeout_s: float) -> list[KafkaMessage]:
         batch, self._carry = self._carry, []
         want = self._settings.batch_size - len(batch)
         if want > 0:
-            batch.extend(
-                await asyncio.to_thread(
-                    self._consumer.consume, want, self._settings.batch_timeout_s
-                )
-            )
+            batch.extend(await asyncio.to_thread(self._consumer.consume, want, timeout_s))
         return batch
 
     async def _wait_polling(self, delay_s: float) -> None:
@@ -196,23 +223,25 @@ class ConsumeLoop:
 
     # -- one batch -------------------------------------------------------------------------
 
-    async def _process(self, batch: Sequence[KafkaMessage]) -> None:
+    async def _decode(self, batch: Sequence[KafkaMessage]) -> DecodedBatch:
         self._metrics.batch(len(batch))
-        records: dict[str, list[SinkRecord[Any]]] = defaultdict(list)
-        letters: list[DeadLetter] = []
-        ends: dict[TP, int] = {}
-        for msg in batch:
+        decoded = DecodedBatch(defaultdict(list), [], {})
+        consumed: dict[str, int] = defaultdict(int)
+        for i, msg in enumerate(batch):
+            if i % DECODE_CHUNK == DECODE_CHUNK - 1:
+                await asyncio.sleep(0)  # let the batch being written go on
             if (err := msg.error()) is not None:
                 log.warning("consumer error", extra={"error": str(err)})
                 continue
             topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
-            ends[(topic, partition)] = max(ends.get((topic, partition), -1), offset + 1)
+            tp = (topic, partition)
+            decoded.ends[tp] = max(decoded.ends.get(tp, -1), offset + 1)
             route = self._routes[topic]
-            self._route_metrics[topic].consumed.inc()
+            consumed[topic] += 1
             try:
                 event = decode_record(route.stream, msg.value())
             except InvalidRecord as exc:
-                letters.append(
+                decoded.letters.append(
                     DeadLetter(
                         route.stream.dlq_topic,
                         topic,
@@ -225,19 +254,24 @@ class ConsumeLoop:
                     )
                 )
                 continue
-            records[topic].append(SinkRecord(event, topic, partition, offset, msg.key()))
+            decoded.records[topic].append(SinkRecord(event, topic, partition, offset, msg.key()))
+        for topic, n in consumed.items():
+            self._route_metrics[topic].consumed.inc(n)
+        return decoded
 
+    async def _store(self, batch: DecodedBatch) -> None:
+        letters = list(batch.letters)
         for topic, route in self._routes.items():
-            if topic in records:
-                rejections = await self._write(route, records[topic])
+            if topic in batch.records:
+                rejections = await self._write(route, batch.records[topic])
                 if rejections is None:
                     return  # stopping while the sink is down: leave it uncommitted
                 letters.extend(self._letter_for(route, r) for r in rejections)
-            self._written.update({tp: end for tp, end in ends.items() if tp[0] == topic})
+            self._written.update({tp: end for tp, end in batch.ends.items() if tp[0] == topic})
         self._letters.extend(letters)
 
         if await self._run_checkpoint():
-            self._observe_end_to_end(records)
+            self._observe_end_to_end(batch.records)
 
     async def _write(
         self, route: Route[Any], records: list[SinkRecord[Any]]
@@ -294,6 +328,7 @@ class ConsumeLoop:
             return False
         self._written.clear()
         self._letters.clear()
+        self._store_offsets(offsets)
         for letter in letters:
             self._metrics.dlq(letter.topic, letter.error_class)
         if letters:
@@ -352,6 +387,18 @@ class ConsumeLoop:
                 return result
         finally:
             self._resume()
+
+    def _store_offsets(self, offsets: list[TopicPartition]) -> None:
+        """Tell the consumer what the checkpoint committed. The commit went through the
+        transactional producer, so the consumer's statistics would not know it otherwise; with
+        it they report the lag behind the checkpoint (``consumer_lag_stored``). Stores nothing
+        on the broker: auto commit is off."""
+        if not offsets:
+            return
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:  # e.g. a partition revoked meanwhile: only a statistic
+            log.debug("offsets not stored for statistics", extra={"error": repr(exc)})
 
     def _observe_end_to_end(self, records: dict[str, list[SinkRecord[Any]]]) -> None:
         now = time.time()

@@ -62,7 +62,7 @@ BATCH_SIZE = Histogram(
 )
 CONSUMER_LAG = Gauge(
     "polystream_consumer_lag_records",
-    "High watermark minus the committed offset, per partition (from librdkafka statistics).",
+    "High watermark minus the checkpointed offset, per partition (librdkafka statistics).",
     ["service", "topic", "partition"],
 )
 CONSUMER_PAUSED = Gauge(
@@ -138,11 +138,18 @@ class ConsumerMetrics:
         COMMITS_FAILED.labels(self.service).inc()
 
     def on_stats(self, stats_json: str) -> None:
-        """librdkafka ``stats_cb``: publishes the consumer lag of each assigned partition."""
+        """librdkafka ``stats_cb``: publishes the consumer lag of each assigned partition.
+
+        The lag is the high watermark minus the offset the loop last checkpointed, which it
+        stores on the consumer (``consumer_lag_stored``); before the first checkpoint of a
+        partition, librdkafka's lag behind the group's committed offset (``consumer_lag``).
+        """
         stats = json.loads(stats_json)
         for topic, topic_stats in stats.get("topics", {}).items():
             for partition, p in topic_stats.get("partitions", {}).items():
-                lag = p.get("consumer_lag", -1)
+                lag = p.get("consumer_lag_stored", -1)
+                if lag < 0:
+                    lag = p.get("consumer_lag", -1)
                 if partition != "-1" and lag >= 0:
                     self.lag(topic, int(partition), lag)
 

@@ -7,6 +7,7 @@ function that picks the service's concrete sinks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import signal
@@ -28,6 +29,12 @@ from polystream_common.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ConsumerServiceSettings)
+
+# A batch holds tens of thousands of objects at once (decoded events, records, rows), all freed by
+# reference counting once it is written. At the default generation-0 threshold (700) every batch
+# sets off dozens of collections that walk them and the older generations for nothing: a fifth
+# of sensor-consumer's CPU, measured. Cyclic garbage is still collected, a little later.
+GC_GEN0_THRESHOLD = 50_000
 
 
 async def retry_until_stopped(
@@ -114,6 +121,7 @@ def consumer_main(
 ) -> None:
     """``main()`` of a consumer service: build settings, wire adapters, run until stopped."""
     settings = settings_factory()
+    gc.set_threshold(GC_GEN0_THRESHOLD)
     configure_logging(settings.log_level, json=settings.log_json)
     settings.log_effective()
     serve_metrics(settings.metrics_host, settings.metrics_port)

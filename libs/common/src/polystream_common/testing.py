@@ -87,7 +87,10 @@ class FakeConsumer:
 
     log: dict[tuple[str, int], list[bytes | None]]
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
-    stop_when_drained: Any = None  # a callable run once every record has been returned
+    stored: dict[tuple[str, int], int] = field(default_factory=dict)  # store_offsets(): stats
+    # A callable run when a waiting consume() finds nothing: every record has been returned, and
+    # the loop, which waits only with nothing in hand, has written them all.
+    stop_when_drained: Any = None
     paused: set[tuple[str, int]] = field(default_factory=set)
     polls_while_paused: int = 0
     closed: bool = False
@@ -117,7 +120,7 @@ class FakeConsumer:
                 out.append(FakeMessage(tp[0], tp[1], position, values[position], b"k"))
                 position += 1
             self._positions[tp] = position
-        if not out and self.stop_when_drained is not None:
+        if not out and timeout != 0 and self.stop_when_drained is not None:
             self.stop_when_drained()
         return out
 
@@ -139,6 +142,10 @@ class FakeConsumer:
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool = True) -> None:
         for tp in offsets:
             self.committed[(tp.topic, tp.partition)] = tp.offset
+
+    def store_offsets(self, *, offsets: list[TopicPartition]) -> None:
+        for tp in offsets:
+            self.stored[(tp.topic, tp.partition)] = tp.offset
 
     def revoke_all(self) -> None:
         """Simulate a rebalance that takes every partition away."""

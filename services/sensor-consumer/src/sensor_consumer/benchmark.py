@@ -28,8 +28,8 @@ from sensor_consumer.postgres import (
 
 
 async def raw_copy_ceiling(dsn: str, rows: Sequence[ReadingRow], batch: int = 5000) -> float:
-    """rows/s of ``copy_records_to_table`` of ``rows`` (see ``postgres.rows_for``) into an emptied
-    sensor_readings, ``batch`` rows per COPY, each day's partition created beforehand."""
+    """rows/s of ``copy_records_to_table`` of ``rows`` (see ``postgres.batch_rows``) into an
+    emptied sensor_readings, ``batch`` rows per COPY, each day's partition created beforehand."""
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)

