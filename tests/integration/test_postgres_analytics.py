@@ -15,7 +15,6 @@ from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
@@ -57,27 +56,6 @@ def data_set() -> list[SensorReading]:
         reading("pair", T0 + MINUTE, 7.0),
         *(reading("spiky", T0 + i * MINUTE, v) for i, v in enumerate(SPIKY)),
     ]
-
-
-@pytest.fixture
-def settings(stack: dict[str, str]) -> PostgresSettings:
-    return PostgresSettings(
-        port=int(stack["POSTGRES_PORT"]),
-        user=stack["POSTGRES_USER"],
-        password=SecretStr(stack["POSTGRES_PASSWORD"]),
-        database=stack["POSTGRES_DB"],
-    )
-
-
-@pytest.fixture
-async def schema(postgres_dsn: str) -> AsyncIterator[str]:
-    name = f"test_analytics_{uuid.uuid4().hex[:12]}"
-    yield name
-    conn = await asyncpg.connect(postgres_dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
@@ -34,27 +33,6 @@ T0 = datetime.combine(DAY0, time(22), UTC)
 
 def part(day: date) -> str:
     return f"sensor_readings_{day:%Y%m%d}"
-
-
-@pytest.fixture
-def settings(stack: dict[str, str]) -> PostgresSettings:
-    return PostgresSettings(
-        port=int(stack["POSTGRES_PORT"]),
-        user=stack["POSTGRES_USER"],
-        password=SecretStr(stack["POSTGRES_PASSWORD"]),
-        database=stack["POSTGRES_DB"],
-    )
-
-
-@pytest.fixture
-async def schema(postgres_dsn: str) -> AsyncIterator[str]:
-    name = f"test_sensors_{uuid.uuid4().hex[:12]}"
-    yield name
-    conn = await asyncpg.connect(postgres_dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""Fixtures of the PostgreSQL integration tests: the local stack's settings and a schema of each
+test's own, dropped after (tests never see each other's rows)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from polystream_common.settings import PostgresSettings
+
+
+@pytest.fixture
+def settings(stack: dict[str, str]) -> PostgresSettings:
+    return PostgresSettings(
+        port=int(stack["POSTGRES_PORT"]),
+        user=stack["POSTGRES_USER"],
+        password=SecretStr(stack["POSTGRES_PASSWORD"]),
+        database=stack["POSTGRES_DB"],
+    )
+
+
+@pytest.fixture
+async def schema(postgres_dsn: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
