@@ -4,6 +4,8 @@ poison mixed in and the consumer SIGKILLed mid-run. Counts must be exact."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +14,19 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from polystream_common.dlq import (
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_OFFSET,
+    HEADER_TOPIC,
+)
 from polystream_common.topics import CHAT_MESSAGES, USER_EVENTS, Stream
 
 from .conftest import (
+    ROOT,
     assert_dlq_holds_exactly,
     group_lag,
+    read_all,
     recreate_topics,
     run_producer,
     scrape,
@@ -188,3 +198,39 @@ def test_sigkill_mid_run_then_restart_still_exact(
     for stream, _, _, collection in STREAMS:
         assert_dlq_holds_exactly(kafka_bootstrap, stream, sent[collection][1])
     assert second.terminate() == 0
+
+
+def test_a_csv_event_log_lands_in_mongodb_and_its_bad_line_in_the_dlq(
+    services: Any, group: str, database: str, kafka_bootstrap: str, mongo_url: str
+) -> None:
+    """File ingestion feeds the same path: ``producer ingest`` of the sample CSV log."""
+    sample = ROOT / "services" / "producer" / "samples" / "user-events.csv"
+    lines = sample.read_text().splitlines()[1:]
+    good_ids = {line.split(",", 1)[0] for line in lines if ",teleport," not in line}
+    result = subprocess.run(
+        [sys.executable, "-m", "producer", "ingest", str(sample), "--kind", "user-events"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    consumer = services("event_consumer", consumer_env(group, database))
+    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 120, "lag 0", service=consumer)
+
+    async def stored_ids() -> set[str]:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        try:
+            return set(await client[database]["user_events"].distinct("_id"))
+        finally:
+            await client.close()
+
+    assert asyncio.run(stored_ids()) == good_ids
+    (letter,) = read_all(kafka_bootstrap, USER_EVENTS.dlq_topic, 1)
+    headers = {k: v.decode() for k, v in letter.headers()}
+    assert headers[HEADER_TOPIC] == f"file:{sample}"
+    assert headers[HEADER_OFFSET] == str(len(lines) + 1)  # the file's line number
+    assert headers[HEADER_ERROR_CLASS] == "SchemaViolation"
+    assert "event_type" in headers[HEADER_ERROR_MESSAGE]  # names the field it refused
+    assert consumer.terminate() == 0
