@@ -76,12 +76,13 @@ def consumer_env(group: str, metrics_port: int = 0) -> dict[str, str]:
     }
 
 
-def produce(tmp_path: Path) -> tuple[int, int]:
+def produce(tmp_path: Path, count: int = COUNT, seed: int = 7) -> tuple[int, int]:
+    """Publish ``count`` readings with poison mixed in; (valid, poison) sent."""
     report = run_producer(
         [
             "load",
             "--count",
-            str(COUNT),
+            str(count),
             "--mix",
             "sensors=1",
             "--rate",
@@ -89,15 +90,15 @@ def produce(tmp_path: Path) -> tuple[int, int]:
             "--poison-rate",
             str(POISON_RATE),
             "--seed",
-            "7",
+            str(seed),
         ],
-        tmp_path / "producer.json",
+        tmp_path / f"producer-{seed}.json",
     )
     poison = int(report["poison"][SENSOR_READINGS.topic])
     assert report["errors"] == 0
-    assert int(report["acked"]) == COUNT
-    assert 0.5 * COUNT * POISON_RATE < poison < 1.5 * COUNT * POISON_RATE
-    return COUNT - poison, poison
+    assert int(report["acked"]) == count
+    assert 0.5 * count * POISON_RATE < poison < 1.5 * count * POISON_RATE
+    return count - poison, poison
 
 
 def test_every_valid_reading_lands_once_and_poison_goes_to_the_dlq(
@@ -175,11 +176,19 @@ def test_postgres_down_mid_run_pauses_retries_then_loses_nothing(
     unused_tcp_port: int,
 ) -> None:
     group, port = fresh_sensor_path, unused_tcp_port
-    valid, poison = produce(tmp_path)
+
+    def lag() -> int:
+        return group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic)
+
+    # A first half written with PostgreSQL up, then the second half published while it is down:
+    # the outage always falls in the middle of the run, however fast the consumer is.
+    valid, poison = produce(tmp_path, COUNT // 2, seed=7)
     consumer = services("sensor_consumer", consumer_env(group, port))
-    wait_until(lambda: count_rows(postgres_dsn)[0] > 0, 120, "the first rows", service=consumer)
+    wait_until(lambda: lag() == 0, 300, "the first half written", service=consumer)
     stack_process("stop", "postgres")
     try:
+        more_valid, more_poison = produce(tmp_path, COUNT // 2, seed=8)
+        valid, poison = valid + more_valid, poison + more_poison
         # The loop keeps the batch, pauses its partitions, retries with backoff, and says so.
         wait_until(
             lambda: (
@@ -195,12 +204,7 @@ def test_postgres_down_mid_run_pauses_retries_then_loses_nothing(
     finally:
         stack_process("start", "postgres")
 
-    wait_until(
-        lambda: group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic) == 0,
-        300,
-        "consumer lag to reach 0 after PostgreSQL came back",
-        service=consumer,
-    )
+    wait_until(lambda: lag() == 0, 300, "lag 0 after PostgreSQL came back", service=consumer)
     rows, distinct, _ = count_rows(postgres_dsn)
     assert rows == distinct == valid
     assert_dlq_holds_exactly(kafka_bootstrap, SENSOR_READINGS, poison)
