@@ -179,7 +179,9 @@ def test_sigkill_mid_run_then_restart_still_exact(
     def stored() -> int:
         return sum(counts(mongo_url, database).values())
 
-    first = services("event_consumer", consumer_env(group, database))
+    # Small batches: many checkpoints to fall between, and a run slow enough to kill mid-way.
+    small_batches = {**consumer_env(group, database), "EVENT_CONSUMER_CONSUMER__BATCH_SIZE": "1000"}
+    first = services("event_consumer", small_batches)
     wait_until(
         lambda: stored() >= total_valid // 5,
         300,
@@ -190,7 +192,7 @@ def test_sigkill_mid_run_then_restart_still_exact(
     first.kill()
     assert stored() < total_valid, "killed too late to prove anything"
 
-    second = services("event_consumer", consumer_env(group, database))
+    second = services("event_consumer", small_batches)
     wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 300, "lag 0", service=second)
     final = counts(mongo_url, database)
     for collection, (valid, _) in sent.items():

@@ -141,7 +141,9 @@ def test_sigkill_mid_run_then_restart_still_exact(
 ) -> None:
     group = fresh_sensor_path
     valid, poison = produce(tmp_path)
-    first = services("sensor_consumer", consumer_env(group))
+    # Small batches: many checkpoints to fall between, and a run slow enough to kill mid-way.
+    small_batches = {**consumer_env(group), "SENSOR_CONSUMER_CONSUMER__BATCH_SIZE": "2000"}
+    first = services("sensor_consumer", small_batches)
     wait_until(
         lambda: count_rows(postgres_dsn)[0] >= valid // 5,
         300,
@@ -152,7 +154,7 @@ def test_sigkill_mid_run_then_restart_still_exact(
     first.kill()
     assert count_rows(postgres_dsn)[0] < valid, "killed too late to prove anything"
 
-    second = services("sensor_consumer", consumer_env(group))
+    second = services("sensor_consumer", small_batches)
     wait_until(
         lambda: group_lag(kafka_bootstrap, group, SENSOR_READINGS.topic) == 0,
         300,
