@@ -266,7 +266,11 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   logs) shift; logs "$@" ;;
-  reset) down; rm -rf "$STACK_DIR"; echo "wiped $STACK_DIR" ;;
+  reset)
+    down
+    # PostgreSQL's data lives outside .stack/ when its OS user cannot reach it (postgres/start.sh).
+    if [ -L "$STACK_DIR/postgres-home" ]; then rm -rf "$(readlink "$STACK_DIR/postgres-home")"; fi
+    rm -rf "$STACK_DIR"; echo "wiped $STACK_DIR" ;;
   stop) pc_up || die "the stack is not running"; pc process stop "${2:?usage: stack.sh stop NAME}" ;;
   start)
     pc_up || die "the stack is not running"

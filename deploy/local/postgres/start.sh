@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the local PostgreSQL 15 in the foreground (process-compose supervises it; SIGINT is its
 # fast shutdown). Data in .stack/postgres, unix socket in .stack/postgres-socket (so it never
-# clashes with a system PostgreSQL), TCP on 127.0.0.1:$POSTGRES_PORT with password auth only.
+# clashes with a system PostgreSQL; both move to /var/tmp when the postgres OS user cannot reach
+# .stack/), TCP on 127.0.0.1:$POSTGRES_PORT with password auth only.
 # First start only (like the postgres Docker image): initdb, then create POSTGRES_USER and
 # POSTGRES_DB from stack.env on a socket-only temporary server. initdb refuses root, so as root
 # everything runs as the `postgres` OS user; setpriv execs (no runuser parent in between), so the
@@ -22,10 +23,19 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 own() { [ "$(id -u)" -ne 0 ] || chown postgres: "$@"; }
 
+mkdir -p "$STACK_DIR"
+if ! "${as_owner[@]}" test -x "$STACK_DIR"; then
+  # The postgres OS user cannot traverse the checkout (a clone under a 0700 mktemp dir or /root):
+  # its data and socket live in a folder of its own instead, linked from .stack/postgres-home
+  # (`stack.sh reset` wipes it too). Keyed by the stack's path, so two checkouts never share it.
+  home="/var/tmp/polystream-postgres-$(printf %s "$STACK_DIR" | sha256sum | cut -c1-12)"
+  mkdir -p "$home" && own "$home" && chmod 700 "$home"
+  ln -sfn "$home" "$STACK_DIR/postgres-home"
+  DATA="$home/data" SOCK="$home/socket"
+fi
 mkdir -p "$SOCK" && own "$SOCK"
 if ! "${as_owner[@]}" test -x "$SOCK"; then
-  echo "postgres: the postgres OS user cannot reach $SOCK: the repository (or .stack/) must be" \
-       "searchable by it, e.g. not under a 0700 /root" >&2
+  echo "postgres: the postgres OS user cannot reach $SOCK" >&2
   exit 1
 fi
 if [ ! -f "$DATA/PG_VERSION" ]; then
