@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -89,12 +89,28 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Sum over partitions of end offset minus the group's committed offset."""
     ends = end_offsets(bootstrap, topic)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline = time.monotonic() + 30
     try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+        while True:
+            try:
+                committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+                break
+            except KafkaException as exc:
+                # A new broker is still electing or loading the group's coordinator: ask again.
+                if exc.args[0].code() not in COORDINATOR_MOVING or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         consumer.close()
     return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
