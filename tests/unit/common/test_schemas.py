@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from polystream_common.loop import InvalidRecord, decode_record
+from polystream_common.codec import InvalidRecord, decode_record
 from polystream_common.schemas import SensorReading, UserEventV1, UserEventV2, utc_now
 from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, SENSOR_READINGS, USER_EVENTS
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from polystream_common.loop import InvalidRecord, decode_record
+from polystream_common.codec import InvalidRecord, decode_record
 from polystream_common.topics import STREAMS_BY_TOPIC
 from producer.generators import STREAM_KINDS, World
 from producer.load import (

@@ -25,7 +25,6 @@ ahead when the loop stops is neither written nor committed: it is redelivered.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import defaultdict
@@ -34,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from pydantic import ValidationError
 
 from polystream_common.backoff import Backoff
 from polystream_common.checkpoint import Checkpoint, FatalCheckpointError
+from polystream_common.codec import InvalidRecord, decode_record
 from polystream_common.dlq import DeadLetter
 from polystream_common.metrics import ConsumerMetrics, SinkMetrics
 from polystream_common.schemas import Event
@@ -101,29 +100,6 @@ class DecodedBatch:
     records: dict[str, list[SinkRecord[Any]]]
     letters: list[DeadLetter]
     ends: dict[TP, int]
-
-
-class InvalidRecord(Exception):
-    """Why a record cannot be decoded; its ``error_class`` goes into the DLQ headers."""
-
-    def __init__(self, error_class: str, message: str) -> None:
-        super().__init__(message)
-        self.error_class = error_class
-        self.message = message
-
-
-def decode_record(stream: Stream[E], raw: bytes | None) -> E:
-    """Decode one record or raise :class:`InvalidRecord` naming the kind of defect."""
-    if raw is None:
-        raise InvalidRecord("NullValue", "record has no value (tombstone)")
-    try:
-        return stream.decode(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        kind = (
-            "InvalidJSON" if errors and errors[0]["type"] == "json_invalid" else "SchemaViolation"
-        )
-        raise InvalidRecord(kind, json.dumps(errors, default=str)) from exc
 
 
 class ConsumeLoop:

@@ -30,6 +30,12 @@ class KafkaSettings(BaseModel):
     """Connection to the Kafka cluster, shared by producers and consumers."""
 
     bootstrap_servers: str = "127.0.0.1:19092"
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prepended to every topic name (and so to its DLQ): a namespace of topics of"
+        " its own, e.g. for tests beside a running stack",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -84,11 +90,16 @@ class PostgresSettings(BaseModel):
     pool_min_size: int = Field(default=1, ge=1)
     pool_max_size: int = Field(default=4, ge=1)
 
-    def dsn(self) -> str:
-        return (
-            f"postgresql://{self.user}:{self.password.get_secret_value()}"
-            f"@{self.host}:{self.port}/{self.database}"
-        )
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``asyncpg.connect``/``create_pool``: no DSN to escape, so a
+        password such as ``p@ss/w:rd#1`` reaches the server as written."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password.get_secret_value(),
+            "database": self.database,
+        }
 
     def uses_default_credentials(self) -> bool:
         return self.password.get_secret_value() == LOCAL_DEFAULT_PASSWORD

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from polystream_common.codec import InvalidRecord, decode_record
 from polystream_common.dlq import DeadLetter
-from polystream_common.loop import InvalidRecord, decode_record
 from polystream_common.schemas import Event
 from polystream_common.topics import PRODUCTS, SENSOR_READINGS, USER_EVENTS, Stream
 

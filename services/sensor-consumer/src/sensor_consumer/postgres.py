@@ -180,7 +180,9 @@ def partitions_to_create(
 
 async def connect(settings: PostgresSettings, schema: str = "public") -> asyncpg.Connection:
     """One connection whose search_path is ``schema`` (for the CLI and the benchmark)."""
-    return await asyncpg.connect(settings.dsn(), server_settings={"search_path": f'"{schema}"'})
+    return await asyncpg.connect(
+        **settings.connect_kwargs(), server_settings={"search_path": f'"{schema}"'}
+    )
 
 
 class PostgresSink(Sink[SensorReading]):
@@ -211,7 +213,7 @@ class PostgresSink(Sink[SensorReading]):
         """Open the pool, apply the migrations, learn the existing partitions and create
         today's and tomorrow's."""
         pool = await asyncpg.create_pool(
-            self._settings.dsn(),
+            **self._settings.connect_kwargs(),
             min_size=self._settings.pool_min_size,
             max_size=self._settings.pool_max_size,
             server_settings={"search_path": f'"{self._schema}"'},
