@@ -149,3 +149,13 @@ def test_ingest_of_a_product_csv_sends_to_the_products_dlq() -> None:
     assert [(t, h[HEADER_OFFSET], h[HEADER_ERROR_CLASS]) for t, _, _, h in publisher.raw] == [
         (PRODUCTS.dlq_topic, "4", "InvalidCSV")
     ]
+
+
+def test_ingest_under_a_topic_prefix_publishes_and_dead_letters_to_the_namespaced_topics() -> None:
+    publisher = FakePublisher()
+    path = SAMPLES / "sensors.jsonl"
+    ingest(path, "sensors", publisher, topic_prefix="e2e-1.")
+    assert {topic for topic, _ in publisher.events} == {f"e2e-1.{SENSOR_READINGS.topic}"}
+    [(topic, _, _, headers)] = publisher.raw
+    assert topic == f"e2e-1.{SENSOR_READINGS.dlq_topic}"
+    assert headers[HEADER_TOPIC] == f"file:{path}"

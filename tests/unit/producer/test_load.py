@@ -199,3 +199,14 @@ def test_publish_stops_when_asked() -> None:
 def test_a_run_rejects_a_poison_rate_outside_0_to_1() -> None:
     with pytest.raises(ValueError):
         load_run("sensors=1", poison_rate=1.5)
+
+
+def test_a_topic_prefix_moves_every_record_and_its_poison_to_the_namespaced_topics() -> None:
+    mix = "sensors=1,user-events=1,chat=1,products=1"
+    plain = list(itertools.islice(load_run(mix, poison_rate=0.05).records(), 5_000))
+    prefixed = LoadRun(
+        World.build(7, clock=lambda: START), parse_mix(mix), 7, 0.05, topic_prefix="e2e-1."
+    )
+    namespaced = list(itertools.islice(prefixed.records(), 5_000))
+    # The same records, each on its stream's topic under the prefix; poison made for its stream.
+    assert [(f"e2e-1.{t}", k, v, b) for t, k, v, b in plain] == namespaced

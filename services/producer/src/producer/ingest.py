@@ -140,9 +140,10 @@ def parse_file(path: Path, kind: str) -> Iterator[Event | BadLine]:
             yield BadLine(name, number, exc.error_class, exc.message, raw)
 
 
-def ingest(path: Path, kind: str, producer: Publisher) -> IngestReport:
-    """Publish every valid line of ``path``; send every bad one, as it was, to the DLQ."""
-    stream, report = FILE_KINDS[kind], IngestReport()
+def ingest(path: Path, kind: str, producer: Publisher, topic_prefix: str = "") -> IngestReport:
+    """Publish every valid line of ``path``; send every bad one, as it was, to the DLQ. Topics are
+    the stream's under ``topic_prefix`` (``KafkaSettings.topic_prefix``)."""
+    stream, report = FILE_KINDS[kind].namespaced(topic_prefix), IngestReport()
     for item in parse_file(path, kind):
         report.lines += 1
         if isinstance(item, BadLine):

@@ -96,14 +96,20 @@ class TokenBucket:
 
 class LoadRun:
     """The records of one run, deterministic under ``seed``: a weighted mix of streams with a
-    share ``poison_rate`` of poison records (kinds from :data:`POISON_KINDS`)."""
+    share ``poison_rate`` of poison records (kinds from :data:`POISON_KINDS`), published to the
+    streams' topics under ``topic_prefix`` (``KafkaSettings.topic_prefix``)."""
 
     def __init__(
-        self, world: World, mix: dict[str, float], seed: int, poison_rate: float = 0.0
+        self,
+        world: World,
+        mix: dict[str, float],
+        seed: int,
+        poison_rate: float = 0.0,
+        topic_prefix: str = "",
     ) -> None:
         if not 0 <= poison_rate <= 1:
             raise ValueError("poison rate must be between 0 and 1")
-        self._world, self._poison_rate = world, poison_rate
+        self._world, self._poison_rate, self._prefix = world, poison_rate, topic_prefix
         self._rng = random.Random(seed ^ 0x5EED)
         self._kinds = list(mix)
         self._weights = list(itertools.accumulate(mix.values()))
@@ -119,23 +125,31 @@ class LoadRun:
 
     def records(self) -> Iterator[Record]:
         rng, rate = self._rng, self._poison_rate
-        streams = [(STREAM_OF_KIND[k].topic, self._stream(k)) for k in self._kinds]
+        # (topic published to, the stream's own topic that poison is made for, source)
+        streams = [
+            (
+                STREAM_OF_KIND[k].namespaced(self._prefix).topic,
+                STREAM_OF_KIND[k].topic,
+                self._stream(k),
+            )
+            for k in self._kinds
+        ]
         if len(streams) == 1 and not rate:  # the benchmark's case: nothing to draw per record
-            topic, source = streams[0]
+            topic, _, source = streams[0]
             for key, value in source:
                 yield topic, key, value, None
         while True:
-            topic, source = streams[0] if len(streams) == 1 else self._pick(streams)
+            topic, base, source = streams[0] if len(streams) == 1 else self._pick(streams)
             key, value = next(source)
             if rate and rng.random() < rate:
                 bad = POISON_KINDS[int(rng.random() * len(POISON_KINDS))]
-                yield topic, key, poison(topic, value, bad, rng), bad
+                yield topic, key, poison(base, value, bad, rng), bad
             else:
                 yield topic, key, value, None
 
     def _pick(
-        self, streams: list[tuple[str, Iterator[tuple[bytes, bytes]]]]
-    ) -> tuple[str, Iterator[tuple[bytes, bytes]]]:
+        self, streams: list[tuple[str, str, Iterator[tuple[bytes, bytes]]]]
+    ) -> tuple[str, str, Iterator[tuple[bytes, bytes]]]:
         return self._rng.choices(streams, cum_weights=self._weights)[0]
 
 

@@ -18,11 +18,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from polystream_common.kafka import EventProducer, build_admin
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
-from polystream_common.topics import STREAMS, ensure_topics
+from polystream_common.topics import STREAMS, Stream, ensure_topics
 from producer.generators import World
 from producer.ingest import FILE_KINDS, ingest
 from producer.load import DeliveryStats, LoadRun, parse_mix, run_load, run_steady
@@ -83,19 +84,25 @@ def main(argv: list[str] | None = None) -> int:
     return _run(settings, args, mix)
 
 
+def _streams(settings: ProducerServiceSettings) -> list[Stream[Any]]:
+    """Every stream under the settings' topic prefix (its own namespace of topics)."""
+    return [stream.namespaced(settings.kafka.topic_prefix) for stream in STREAMS]
+
+
 def _ingest(settings: ProducerServiceSettings, path: Path, kind: str) -> int:
     if not path.is_file():
         print(f"error: no such file: {path}", file=sys.stderr)
         return 2
-    ensure_topics(build_admin(settings.kafka), STREAMS)
+    ensure_topics(build_admin(settings.kafka), _streams(settings))
     producer = EventProducer.build(
         settings.kafka, settings.producer, client_id="producer-ingest", service="producer"
     )
-    report = ingest(path, kind, producer)
+    report = ingest(path, kind, producer, settings.kafka.topic_prefix)
     for bad in report.bad:
         print(f"{bad.path}:{bad.line}: {bad.error_class}: {bad.message[:300]}", file=sys.stderr)
     summary = {"file": str(path), "lines": report.lines, "sent": report.sent}
-    print(json.dumps({**summary, "dlq": len(report.bad), "dlq_topic": FILE_KINDS[kind].dlq_topic}))
+    dlq_topic = FILE_KINDS[kind].namespaced(settings.kafka.topic_prefix).dlq_topic
+    print(json.dumps({**summary, "dlq": len(report.bad), "dlq_topic": dlq_topic}))
     return 0
 
 
@@ -105,8 +112,10 @@ def _load(
     if (args.count is not None and args.count < 0) or not 0 <= args.poison_rate <= 1:
         print("error: --count must be >= 0 and --poison-rate within 0..1", file=sys.stderr)
         return 2
-    ensure_topics(build_admin(settings.kafka), STREAMS)
-    run = LoadRun(World.build(args.seed), mix, args.seed, args.poison_rate)
+    ensure_topics(build_admin(settings.kafka), _streams(settings))
+    run = LoadRun(
+        World.build(args.seed), mix, args.seed, args.poison_rate, settings.kafka.topic_prefix
+    )
 
     def producer_for(stats: DeliveryStats) -> EventProducer:
         return EventProducer.build(
@@ -142,12 +151,13 @@ def _run(settings: ProducerServiceSettings, args: argparse.Namespace, mix: dict[
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    ensure_topics(build_admin(settings.kafka), STREAMS)
+    ensure_topics(build_admin(settings.kafka), _streams(settings))
     serve_metrics(settings.metrics_host, settings.metrics_port)
     producer = EventProducer.build(
         settings.kafka, settings.producer, client_id="producer-run", service=settings.service_name
     )
     log.info("streaming", extra={"rate": rate, "mix": mix, "seed": seed})
-    tally = run_steady(LoadRun(World.build(seed), mix, seed), producer, rate=rate, stop=stop)
+    run = LoadRun(World.build(seed), mix, seed, topic_prefix=settings.kafka.topic_prefix)
+    tally = run_steady(run, producer, rate=rate, stop=stop)
     log.info("stopped", extra={"sent": tally.sent, "acked": producer.delivered})
     return 0
