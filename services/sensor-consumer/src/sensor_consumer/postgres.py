@@ -30,7 +30,7 @@ import asyncpg
 
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
-from polystream_common.sink import Rejection, Sink, SinkRecord
+from polystream_common.sink import Rejection, Sink, SinkRecord, TransientSinkError
 from sensor_consumer.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,47 @@ def partitions_to_create(
     return sorted(d for d in wanted - known if d <= high)
 
 
+# SQLSTATEs, or their class prefixes, that say "not now" rather than "not these rows".
+TRANSIENT_SQLSTATES = (
+    "08",  # connection exception: refused, lost, rejected while the server starts
+    "53",  # insufficient resources: too many connections, disk full, out of memory
+    "57P01",  # admin_shutdown: a restart or failover
+    "57P02",  # crash_shutdown: another backend crashed, the server restarts
+    "57P03",  # cannot_connect_now: the server is starting up or in recovery
+    "57P05",  # idle_session_timeout: the server dropped an idle pooled connection
+    "57014",  # query_canceled: statement_timeout, or a cancel by an operator
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected: the other transaction won; ours rolled back whole
+    "55P03",  # lock_not_available: the partition DDL's lock_timeout (see PARTITION_LOCK_TIMEOUT)
+)
+# asyncpg's InterfaceError covers misuse too (two operations on one connection is a bug); only
+# these messages mean the connection or the pool went away under the batch.
+CLOSED_MESSAGES = ("connection is closed", "pool is closed", "pool is closing")
+
+
+def is_transient_postgres_error(exc: BaseException) -> bool:
+    """True if ``exc`` means PostgreSQL cannot take the batch now, so the whole batch is retried.
+
+    Transient: no route to the server (``OSError``, which includes ``ConnectionError``), a
+    timeout (``TimeoutError``: connect, pool acquire, ``command_timeout``), a connection or pool
+    closed under us, and the SQLSTATEs of :data:`TRANSIENT_SQLSTATES` (connection class 08,
+    resources class 53, shutdown/restart 57P01-03 and 57P05, statement timeout 57014,
+    serialization failure and deadlock, the lock timeout). Any other error is the data's or the
+    code's: a value PostgreSQL refuses (``DataError``, a constraint) reproduces on every retry,
+    so the loop bisects instead. ``57P04`` (the database was dropped) is deliberately not
+    transient: no retry brings it back, and the loop's fatal stop says so loudly.
+    """
+    if isinstance(exc, OSError | TimeoutError | TransientSinkError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        return sqlstate.startswith(TRANSIENT_SQLSTATES)
+    if isinstance(exc, asyncpg.InterfaceError):
+        message = str(exc)
+        return any(closed in message for closed in CLOSED_MESSAGES)
+    return False
+
+
 async def connect(settings: PostgresSettings, schema: str = "public") -> asyncpg.Connection:
     """One connection whose search_path is ``schema`` (for the CLI and the benchmark)."""
     return await asyncpg.connect(
@@ -188,8 +229,11 @@ async def connect(settings: PostgresSettings, schema: str = "public") -> asyncpg
 class PostgresSink(Sink[SensorReading]):
     """Writes sensor readings and sensors to PostgreSQL; idempotent on (event_id, event_time).
 
-    Connection and server errors propagate: the loop retries the batch with backoff. Readings
-    PostgreSQL can never store (see :func:`refusal`) come back as rejections for the DLQ.
+    Errors propagate. Those :func:`is_transient_postgres_error` accepts (the server is down,
+    overloaded, restarting, or the batch lost a lock race) make the loop retry the batch with
+    backoff; any other (a value PostgreSQL refuses) makes it bisect the batch down to the failing
+    records. Readings PostgreSQL can never store that :func:`refusal` foresees come back as
+    rejections for the DLQ without that detour.
     """
 
     name = "postgres"
@@ -250,6 +294,9 @@ class PostgresSink(Sink[SensorReading]):
                     await self._merge(conn, prepared.rows)
                 await conn.execute(UPSERT_SENSORS, *prepared.sensors)
         return prepared.refused
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_transient_postgres_error(exc)
 
     async def close(self) -> None:
         if self._pool is not None:
