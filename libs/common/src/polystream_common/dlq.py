@@ -11,6 +11,7 @@ HEADER_OFFSET = "dlq.origin.offset"
 HEADER_ERROR_CLASS = "dlq.error.class"
 HEADER_ERROR_MESSAGE = "dlq.error.message"
 HEADER_SERVICE = "dlq.service"
+HEADER_SINK = "dlq.sink"
 HEADER_FAILED_AT = "dlq.failed_at_ms"
 
 MAX_MESSAGE_BYTES = 4096
@@ -18,7 +19,8 @@ MAX_MESSAGE_BYTES = 4096
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A record that cannot be written, as it was read, with the reason."""
+    """A record that cannot be written, as it was read (``value`` is the original bytes), with
+    the reason."""
 
     dlq_topic: str
     topic: str
@@ -28,9 +30,13 @@ class DeadLetter:
     value: bytes | None
     error_class: str
     message: str
+    sink: str | None = None
+    """The sink that refused the record; None when it failed validation, before any sink."""
 
     def headers(self, service: str) -> list[tuple[str, str | bytes | None]]:
+        sink = [(HEADER_SINK, self.sink.encode())] if self.sink else []
         return [
+            *sink,
             (HEADER_TOPIC, self.topic.encode()),
             (HEADER_PARTITION, str(self.partition).encode()),
             (HEADER_OFFSET, str(self.offset).encode()),

@@ -79,6 +79,21 @@ class ConsumerSettings(BaseModel):
     backoff_initial_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     statistics_interval_ms: int = Field(default=5_000, ge=0)
+    keepalive_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="a sink write running longer than this pauses the partitions and polls until"
+        " it ends, so a write longer than max.poll.interval.ms keeps the group membership",
+    )
+    checkpoint_timeout_s: float = Field(
+        default=30.0, gt=0, description="deadline of one checkpoint commit (then it is retried)"
+    )
+    rebalance_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="deadline of the work done when partitions are revoked or assigned (waiting"
+        " for the write in flight, the checkpoint, the sinks' partition hooks)",
+    )
 
 
 class PostgresSettings(BaseModel):

@@ -3,6 +3,8 @@ recording checkpoint. Unit tests of any service wire these instead of real adapt
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,22 +14,46 @@ from confluent_kafka import TopicPartition
 
 from polystream_common.dlq import DeadLetter
 from polystream_common.schemas import Event
-from polystream_common.sink import Rejection, Sink, SinkRecord
+from polystream_common.sink import (
+    DeletingSink,
+    Deletion,
+    PartitionAwareSink,
+    Rejection,
+    Sink,
+    SinkRecord,
+    TopicPartitionId,
+)
 
 
 class InMemorySink(Sink[Event]):
     """Idempotent by ``event_id``, like every real sink.
 
     ``fail_next`` makes that many following writes raise ``ConnectionError`` (a store that is
-    down); ``reject`` lists event ids refused for good.
+    down); ``reject`` lists event ids refused for good (a :class:`Rejection`); ``crash_on`` names
+    event ids that make any write holding them raise ``ValueError`` (a record the store chokes
+    on, a non-transient error); ``crash_always`` makes every write raise ``TypeError`` (a bug).
+    ``write_seconds`` blocks a worker thread that long per write (CPU-bound work off the loop).
     """
 
-    def __init__(self, name: str = "memory", *, fail_next: int = 0, reject: Iterable[UUID] = ()):
+    def __init__(
+        self,
+        name: str = "memory",
+        *,
+        fail_next: int = 0,
+        reject: Iterable[UUID] = (),
+        crash_on: Iterable[UUID] = (),
+        crash_always: bool = False,
+        write_seconds: float = 0.0,
+    ):
         self.name = name
         self.rows: dict[UUID, Event] = {}
         self.writes = 0
+        self.written = 0  # records written, redeliveries included
         self.fail_next = fail_next
         self.reject = set(reject)
+        self.crash_on = set(crash_on)
+        self.crash_always = crash_always
+        self.write_seconds = write_seconds
         self.closed = False
 
     async def write(self, batch: Sequence[SinkRecord[Event]]) -> Sequence[Rejection[Event]]:
@@ -35,16 +61,50 @@ class InMemorySink(Sink[Event]):
         if self.fail_next > 0:
             self.fail_next -= 1
             raise ConnectionError("store unavailable")
+        if self.crash_always:
+            raise TypeError("a bug in the sink")
+        if bad := [r.value.event_id for r in batch if r.value.event_id in self.crash_on]:
+            raise ValueError(f"the store chokes on {bad[0]}")
+        if self.write_seconds:
+            await asyncio.to_thread(time.sleep, self.write_seconds)
         rejected: list[Rejection[Event]] = []
         for record in batch:
             if record.value.event_id in self.reject:
                 rejected.append(Rejection(record, "Refused", "refused by the store"))
             else:
                 self.rows[record.value.event_id] = record.value
+                self.written += 1
         return rejected
 
     async def close(self) -> None:
         self.closed = True
+
+
+class InMemoryTable(DeletingSink[Event], PartitionAwareSink[Event]):
+    """A table keyed by the Kafka key (the latest record wins, a tombstone deletes), which
+    records the partition hooks it receives."""
+
+    def __init__(self, name: str = "table") -> None:
+        self.name = name
+        self.rows: dict[bytes, Event] = {}
+        self.deleted: list[bytes] = []
+        self.hooks: list[tuple[str, list[TopicPartitionId]]] = []
+
+    async def write(self, batch: Sequence[SinkRecord[Event]]) -> Sequence[Rejection[Event]]:
+        for record in batch:
+            self.rows[record.key or record.value.key()] = record.value
+        return []
+
+    async def delete(self, deletions: Sequence[Deletion]) -> None:
+        for deletion in deletions:
+            self.rows.pop(deletion.key, None)
+            self.deleted.append(deletion.key)
+
+    async def on_assign(self, partitions: Sequence[TopicPartitionId]) -> None:
+        self.hooks.append(("assign", list(partitions)))
+
+    async def on_revoke(self, partitions: Sequence[TopicPartitionId]) -> None:
+        self.hooks.append(("revoke", list(partitions)))
 
 
 @dataclass
@@ -86,6 +146,7 @@ class FakeConsumer:
     """
 
     log: dict[tuple[str, int], list[bytes | None]]
+    keys: dict[tuple[str, int], list[bytes | None]] = field(default_factory=dict)
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     stored: dict[tuple[str, int], int] = field(default_factory=dict)  # store_offsets(): stats
     # A callable run when a waiting consume() finds nothing: every record has been returned, and
@@ -117,7 +178,8 @@ class FakeConsumer:
                 continue
             values = self.log[tp]
             while position < len(values) and len(out) < num_messages:
-                out.append(FakeMessage(tp[0], tp[1], position, values[position], b"k"))
+                key = self.keys[tp][position] if tp in self.keys else b"k"
+                out.append(FakeMessage(tp[0], tp[1], position, values[position], key))
                 position += 1
             self._positions[tp] = position
         if not out and timeout != 0 and self.stop_when_drained is not None:
@@ -167,8 +229,20 @@ class RecordingCheckpoint:
     consumer: FakeConsumer
     letters: list[DeadLetter] = field(default_factory=list)
     fail_commits: int = 0
+    fail_inits: int = 0
+    initialised: bool = False
+    timeouts: list[float] = field(default_factory=list)
 
-    def commit(self, letters: Sequence[DeadLetter], offsets: Sequence[TopicPartition]) -> None:
+    def init(self, timeout_s: float = 30.0) -> None:
+        if self.fail_inits > 0:
+            self.fail_inits -= 1
+            raise RuntimeError("broker unavailable")
+        self.initialised = True
+
+    def commit(
+        self, letters: Sequence[DeadLetter], offsets: Sequence[TopicPartition], timeout_s: float
+    ) -> None:
+        self.timeouts.append(timeout_s)
         if self.fail_commits > 0:
             self.fail_commits -= 1
             raise RuntimeError("broker unavailable")
