@@ -124,7 +124,7 @@ def test_the_checkpoint_commits_dead_letters_and_offsets_together(
         for i in range(3)
     ]
     try:
-        checkpoint.commit(letters, [TopicPartition(stream.topic, 1, 43)])
+        checkpoint.commit(letters, [TopicPartition(stream.topic, 1, 43)], timeout_s=30)
     finally:
         consumer.close()
 
@@ -158,10 +158,20 @@ def test_a_restarted_instance_aborts_what_a_dead_one_left_open(
     checkpoint, consumer = checkpoint_for(kafka_bootstrap, group)  # fences the dead one
     try:
         letter = DeadLetter(stream.dlq_topic, stream.topic, 0, 7, b"k", b"{", "InvalidJSON", "x")
-        checkpoint.commit([letter], [TopicPartition(stream.topic, 0, 8)])
+        checkpoint.commit([letter], [TopicPartition(stream.topic, 0, 8)], timeout_s=30)
     finally:
         consumer.close()
     # Only the new letter: had the dead transaction stayed open, nothing would be readable past
     # it (read_committed stops at the open transaction); had it committed, there would be two.
     dlq = read_committed(kafka_bootstrap, stream.dlq_topic, 1, 1)
     assert [dict(m.headers())[HEADER_OFFSET] for m in dlq] == [b"7"]
+
+
+def test_ensure_topics_adds_partitions_to_a_topic_created_with_fewer(
+    kafka_bootstrap: str, stream: Stream[SensorReading]
+) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    ensure_topics(admin, [stream])
+    wider = Stream(stream.topic, 4, stream.key_field, stream.schema)  # a newer release's registry
+    ensure_topics(admin, [wider])
+    assert len(admin.list_topics(timeout=10).topics[stream.topic].partitions) == 4
