@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack runs, once; each step is skipped when its stamp in .cache/ exists
 # (a second run takes well under a second).
-#   apt:    PostgreSQL 15, Redis, Prometheus, python3 (probes), iproute2 (ss); services stay off
+#   apt:    PostgreSQL 15, Redis, Prometheus, python3 (probes), iproute2 (ss), gettext-base
+#           (envsubst: the Prometheus config from its template); services stay off
 #   maven:  Kafka 4.1 broker + kafka-tools jars + log4j2 SLF4J binding -> .cache/kafka/lib
 #   go:     process-compose (the supervisor of the stack)                -> .cache/bin
 #   hooks:  deploy/local/<component>/install.sh of each extra component (e.g. mongo/)
@@ -14,7 +15,7 @@ PROCESS_COMPOSE_MODULE=github.com/f1bonacc1/process-compose
 mkdir -p "$CACHE/bin"
 
 # -- apt: one `apt-get update`, only when something is missing -------------------------------
-apt_packages=(postgresql redis-server prometheus python3 iproute2)
+apt_packages=(postgresql redis-server prometheus python3 iproute2 gettext-base)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -10,6 +10,18 @@ PY="$ROOT/.venv/bin/python"
 RATE=${RATE:-500}
 mkdir -p "$LOGS"
 
+# Each service's servers and metrics port from stack.env, the one place ports are written down
+# (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER; do
+  export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+done
+export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT
+export SENSOR_CONSUMER_POSTGRES__HOST=127.0.0.1 SENSOR_CONSUMER_POSTGRES__PORT="$POSTGRES_PORT" \
+       SENSOR_CONSUMER_POSTGRES__USER="$POSTGRES_USER" \
+       SENSOR_CONSUMER_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
+       SENSOR_CONSUMER_POSTGRES__DATABASE="$POSTGRES_DB"
+export EVENT_CONSUMER_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT"
+
 pids=()
 start() {  # name, module, args...
   local name=$1; shift

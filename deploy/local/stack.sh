@@ -32,7 +32,7 @@ PIDS="$STACK_DIR/pids"
 # Ports the stack's processes bind: `up` refuses to start while something else holds one.
 STACK_PORTS=(PROCESS_COMPOSE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT REDIS_PORT
              PROMETHEUS_PORT MONGO_PORT)
-# Ports Prometheus must scrape (prometheus.yml is static: it must name each of them).
+# Ports Prometheus scrapes: rendered into its config from prometheus.yml.template (render_config).
 SCRAPE_PORTS=(PROMETHEUS_PORT PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT
               EVENT_CONSUMER_METRICS_PORT EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
               RECSYS_API_PORT)
@@ -111,12 +111,23 @@ record_pids() {  # pid files of the supervisor and of each running process, for 
   if ours "$pid"; then echo "$pid" >"$PIDS/process-compose.pid"; fi
 }
 
+# .stack/prometheus.yml from the template, with the ports of stack.env (and nothing else: envsubst
+# is told which variables to replace). Fails on a variable of the template that stack.env lacks.
+render_config() {
+  local var names=""
+  for var in "${SCRAPE_PORTS[@]}"; do
+    [ -n "${!var:-}" ] || die "$var is not set in stack.env"
+    names+=" \$$var"
+  done
+  envsubst "$names" <"$HERE/prometheus.yml.template" >"$STACK_DIR/prometheus.yml.new"
+  if grep -n '\${' "$STACK_DIR/prometheus.yml.new" >&2; then
+    die "prometheus.yml.template names a variable missing from SCRAPE_PORTS in stack.sh"
+  fi
+  mv -f "$STACK_DIR/prometheus.yml.new" "$STACK_DIR/prometheus.yml"
+}
+
 check_config() {
   local var
-  for var in "${SCRAPE_PORTS[@]}"; do
-    grep -q "\"127\.0\.0\.1:${!var}\"" "$HERE/prometheus.yml" ||
-      die "prometheus.yml does not scrape 127.0.0.1:${!var} ($var in stack.env)"
-  done
   for var in "${STACK_PORTS[@]}"; do
     local pid; pid=$(listener_pid "${!var}")
     if [ -n "$pid" ]; then
@@ -189,6 +200,7 @@ up() {
     down
   fi
   check_config
+  render_config
   local file="$HERE/process-compose.yaml"
   pc up --dry-run --disable-dotenv -f "$file" >"$LOGS/process-compose-check.log" 2>&1 ||
     { cat "$LOGS/process-compose-check.log" >&2; die "process-compose.yaml is invalid"; }

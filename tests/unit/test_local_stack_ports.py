@@ -1,0 +1,74 @@
+"""The settings' defaults are the local stack's addresses, for a developer's convenience; the ports
+themselves are written down in deploy/local/stack.env. A default that drifts from it fails here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pydantic_settings import BaseSettings
+
+from event_consumer.settings import EventConsumerSettings
+from polystream_common.settings import (
+    KafkaSettings,
+    MongoSettings,
+    PostgresSettings,
+    RedisSettings,
+    ServiceSettings,
+)
+from producer.settings import ProducerServiceSettings
+from sensor_consumer.settings import SensorConsumerSettings
+
+# Each service's settings, and the stack.env variable of its metrics port.
+SERVICES: list[tuple[type[ServiceSettings], str]] = [
+    (ProducerServiceSettings, "PRODUCER_METRICS_PORT"),
+    (SensorConsumerSettings, "SENSOR_CONSUMER_METRICS_PORT"),
+    (EventConsumerSettings, "EVENT_CONSUMER_METRICS_PORT"),
+]
+
+
+def defaults(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> BaseSettings:
+    """The settings with none of the environment's variables of their prefix."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    for name in list(os.environ):
+        if prefix and name.upper().startswith(prefix):
+            monkeypatch.delenv(name)
+    return cls()
+
+
+def test_the_store_settings_default_to_the_local_stack(stack_env: dict[str, str]) -> None:
+    assert KafkaSettings().bootstrap_servers == f"127.0.0.1:{stack_env['KAFKA_PORT']}"
+    postgres = PostgresSettings()
+    assert (postgres.host, postgres.port) == ("127.0.0.1", int(stack_env["POSTGRES_PORT"]))
+    assert (postgres.user, postgres.database) == (
+        stack_env["POSTGRES_USER"],
+        stack_env["POSTGRES_DB"],
+    )
+    assert postgres.password.get_secret_value() == stack_env["POSTGRES_PASSWORD"]
+    assert (
+        MongoSettings().url.get_secret_value() == f"mongodb://127.0.0.1:{stack_env['MONGO_PORT']}"
+    )
+    assert (
+        RedisSettings()
+        .url.get_secret_value()
+        .startswith(f"redis://127.0.0.1:{stack_env['REDIS_PORT']}/")
+    )
+
+
+@pytest.mark.parametrize(("cls", "port_var"), SERVICES, ids=[v for _, v in SERVICES])
+def test_each_service_defaults_to_its_stack_env_ports(
+    cls: type[ServiceSettings],
+    port_var: str,
+    stack_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = defaults(cls, monkeypatch)
+    assert isinstance(settings, ServiceSettings)
+    assert settings.metrics_port == int(stack_env[port_var])
+    assert settings.kafka.bootstrap_servers == f"127.0.0.1:{stack_env['KAFKA_PORT']}"
+    postgres = getattr(settings, "postgres", None)
+    if postgres is not None:
+        assert postgres.port == int(stack_env["POSTGRES_PORT"])
+    mongo = getattr(settings, "mongo", None)
+    if mongo is not None:
+        assert mongo.url.get_secret_value() == f"mongodb://127.0.0.1:{stack_env['MONGO_PORT']}"
