@@ -156,14 +156,15 @@ async def test_a_refused_document_is_rejected_and_the_rest_written(
     assert stored == {str(events[0].event_id), str(events[2].event_id)}
 
 
-async def test_bootstrap_sinks_share_one_client_and_write_both_streams(
+async def test_bootstrap_sinks_share_one_client_and_write_every_stream(
     mongo_settings: MongoSettings, db: AsyncDatabase[dict[str, Any]]
 ) -> None:
     routes = bootstrap(EventConsumerSettings(mongo=mongo_settings))
-    assert [r.stream.topic for r in routes] == ["user.events", "chat.messages"]
+    assert [r.stream.topic for r in routes] == ["user.events", "chat.messages", "products.catalog"]
     for route in routes:
         await route.sink.setup()
-    events_sink, chat_sink = (route.sink for route in routes)
+    events_sink, chat_sink, products_sink = (route.sink for route in routes)
+    await products_sink.close()
     message = ChatMessage(
         event_id=uuid.uuid4(),
         event_time=T0,

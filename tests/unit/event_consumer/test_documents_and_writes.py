@@ -14,10 +14,15 @@ from event_consumer.documents import (
     USER_EVENTS_COLLECTION,
     event_document,
 )
-from event_consumer.mongo import MongoBatchError, MongoSink, is_duplicate_id, rejections_for
+from event_consumer.mongo import (
+    MongoBatchError,
+    MongoCollectionSink,
+    is_duplicate_id,
+    rejections_for,
+)
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.schemas import ChatMessage, UserEventV1, UserEventV2
-from polystream_common.sink import SinkRecord
+from polystream_common.sink import DeletingSink, SinkRecord
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
 NOW = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
@@ -169,14 +174,16 @@ async def test_writing_before_setup_is_an_error() -> None:
         await sink.write([record(v1())])
 
 
-def test_bootstrap_routes_both_streams_through_one_client() -> None:
+def test_bootstrap_routes_every_stream_through_one_client() -> None:
     routes = bootstrap(EventConsumerSettings())
     assert [(r.stream.topic, r.sink.name) for r in routes] == [
         ("user.events", "mongo-user_events"),
         ("chat.messages", "mongo-chat_messages"),
+        ("products.catalog", "mongo-products"),
     ]
     sinks = [r.sink for r in routes]
-    assert all(isinstance(s, MongoSink) for s in sinks)
+    assert all(isinstance(s, MongoCollectionSink) for s in sinks)
+    assert isinstance(sinks[2], DeletingSink)
     assert len({id(s._connection) for s in sinks}) == 1  # type: ignore[attr-defined]
 
 

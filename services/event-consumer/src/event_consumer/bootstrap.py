@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from event_consumer.catalog import ProductCatalogSink
 from event_consumer.documents import CHAT_MESSAGES_COLLECTION, USER_EVENTS_COLLECTION
 from event_consumer.mongo import MongoConnection, MongoSink
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.loop import Route
 from polystream_common.schemas import AnyUserEvent, ChatMessage
-from polystream_common.topics import CHAT_MESSAGES, USER_EVENTS
+from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, USER_EVENTS
 
 
 def bootstrap(settings: EventConsumerSettings) -> list[Route[Any]]:
-    # Both sinks share one client; it connects in the first sink's setup().
+    # The sinks share one client; it connects in the first sink's setup().
     mongo = MongoConnection(settings.mongo, settings.mongo_timeout_ms, settings.service_name)
     return [
         Route(USER_EVENTS, MongoSink[AnyUserEvent](mongo, USER_EVENTS_COLLECTION)),
         Route(CHAT_MESSAGES, MongoSink[ChatMessage](mongo, CHAT_MESSAGES_COLLECTION)),
+        Route(PRODUCTS, ProductCatalogSink(mongo)),
     ]

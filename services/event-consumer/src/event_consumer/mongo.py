@@ -9,6 +9,12 @@ Writes are one unordered bulk of ``InsertOne`` per batch, keyed by ``_id = event
   :class:`~polystream_common.sink.Rejection` (they go to the DLQ with the server's reason);
 - a transient error on any document, a write-concern error, or an error of the whole command
   raises: the loop retries the whole batch, which the point above makes safe.
+
+Error classes (:func:`is_transient_mongo_error`): no server, a lost connection, a timeout, a
+write concern that timed out, an error the server labels retryable, and the transient write
+errors above (:class:`MongoBatchError`) make the loop retry the batch with backoff. Any other
+error of a whole command (a document the server refuses outside a bulk write, a bug) is not
+transient: the loop bisects the batch down to the records that fail.
 """
 
 from __future__ import annotations
@@ -22,12 +28,19 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+    WTimeoutError,
+)
 
 from event_consumer.documents import CollectionSpec, event_document
 from polystream_common.schemas import Event
 from polystream_common.settings import MongoSettings
-from polystream_common.sink import Rejection, Sink, SinkRecord
+from polystream_common.sink import Rejection, Sink, SinkRecord, TransientSinkError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +68,38 @@ TRANSIENT_WRITE_CODES = frozenset(
 )
 
 
-class MongoBatchError(Exception):
+# Labels the server (4.0+) and the driver put on an error that a retry may clear.
+TRANSIENT_ERROR_LABELS = ("RetryableWriteError", "TransientTransactionError")
+TRANSIENT_MONGO_ERRORS: tuple[type[BaseException], ...] = (
+    *Sink.transient_errors,
+    # AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError, NotPrimaryError,
+    # WaitQueueTimeoutError: no server, or none that takes writes, right now.
+    ConnectionFailure,
+    ExecutionTimeout,  # maxTimeMS ran out
+    WTimeoutError,  # the write concern timed out; the write itself may well be there
+)
+
+
+class MongoBatchError(TransientSinkError):
     """The batch must be retried as a whole (a transient or write-concern error)."""
+
+
+def is_transient_mongo_error(exc: BaseException) -> bool:
+    """True if ``exc`` means MongoDB cannot take the batch now, so the whole batch is retried:
+    see :data:`TRANSIENT_MONGO_ERRORS`, :data:`TRANSIENT_ERROR_LABELS`, and a command that failed
+    with one of :data:`TRANSIENT_WRITE_CODES` (a step-down, a shutdown). Anything else is the
+    documents' or the code's, and a retry would fail the same way."""
+    if isinstance(exc, TRANSIENT_MONGO_ERRORS):
+        return True
+    if not isinstance(exc, PyMongoError):
+        return False
+    if any(exc.has_error_label(label) for label in TRANSIENT_ERROR_LABELS):
+        return True
+    return (
+        isinstance(exc, OperationFailure)
+        and not isinstance(exc, BulkWriteError)  # sorted per document by rejections_for
+        and exc.code in TRANSIENT_WRITE_CODES
+    )
 
 
 class MongoConnection:
@@ -125,15 +168,19 @@ def is_duplicate_id(error: Mapping[str, Any]) -> bool:
 
 
 def rejections_for(
-    batch: Sequence[SinkRecord[E]], details: Mapping[str, Any]
+    batch: Sequence[SinkRecord[E]], details: Mapping[str, Any], *, upserts: bool = False
 ) -> list[Rejection[E]]:
-    """Sort the write errors of an unordered bulk: already written, refused, or retry the batch."""
+    """Sort the write errors of an unordered bulk: already written, refused, or retry the batch.
+
+    ``batch[i]`` is the record of the bulk's ``i``-th request. With ``upserts`` a duplicate
+    ``_id`` is not "already written" but two upserts of one id that raced: the batch is retried.
+    """
     if details.get("writeConcernErrors"):
         raise MongoBatchError(f"write concern not satisfied: {details['writeConcernErrors']}")
     rejections: list[Rejection[E]] = []
     for error in details.get("writeErrors", []):
         code = error.get("code")
-        if code in TRANSIENT_WRITE_CODES:
+        if code in TRANSIENT_WRITE_CODES or (upserts and is_duplicate_id(error)):
             raise MongoBatchError(f"transient write error {code}: {error.get('errmsg')}")
         if is_duplicate_id(error):
             continue
@@ -147,8 +194,10 @@ def rejections_for(
     return rejections
 
 
-class MongoSink(Sink[E]):
-    """Writes one stream's events into one collection; idempotent on ``_id = event_id``."""
+class MongoCollectionSink(Sink[E]):
+    """What every sink of one MongoDB collection shares: the collection and its indexes made in
+    :meth:`setup`, the shared client released in :meth:`close`, and MongoDB's error classes.
+    Subclasses write."""
 
     def __init__(self, connection: MongoConnection, collection: CollectionSpec) -> None:
         self.name = f"mongo-{collection.name}"
@@ -171,8 +220,20 @@ class MongoSink(Sink[E]):
     @property
     def collection(self) -> AsyncCollection[Document]:
         if self._collection is None:
-            raise RuntimeError("MongoSink.setup() was not called")
+            raise RuntimeError(f"{type(self).__name__}.setup() was not called")
         return self._collection
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_transient_mongo_error(exc)
+
+    async def close(self) -> None:
+        if self._collection is not None:
+            self._collection = None
+            await self._connection.release()
+
+
+class MongoSink(MongoCollectionSink[E]):
+    """Writes one stream's events into one collection; idempotent on ``_id = event_id``."""
 
     async def write(self, batch: Sequence[SinkRecord[E]]) -> Sequence[Rejection[E]]:
         if not batch:
@@ -190,8 +251,3 @@ class MongoSink(Sink[E]):
                 )
             return rejections
         return []
-
-    async def close(self) -> None:
-        if self._collection is not None:
-            self._collection = None
-            await self._connection.release()
