@@ -8,7 +8,7 @@ export UV_PYTHON := python3.11
 TOOLS := .cache/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PY := .venv/bin/python
-SRC := libs/common/src $(wildcard services/*/src)
+SRC := $(wildcard libs/*/src) $(wildcard services/*/src)
 
 .PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench \
         stack-up stack-down stack-status stack-reset clean

@@ -13,13 +13,13 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from event_consumer import analytics
-from event_consumer.documents import USER_EVENTS_COLLECTION
 from event_consumer.main import main
 from event_consumer.mongo import MongoConnection, MongoSink
 from polystream_common.schemas import AnyUserEvent, UserEventV1, UserEventV2
 from polystream_common.settings import MongoSettings
 from polystream_common.sink import SinkRecord
+from polystream_readmodels import behaviour
+from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ async def db(mongo_settings: MongoSettings) -> AsyncIterator[AsyncDatabase[dict[
 
 
 async def test_events_per_type_per_day(db: AsyncDatabase[dict[str, Any]]) -> None:
-    rows = await analytics.events_per_type_per_day(db, D1, D3)
+    rows = await behaviour.events_per_type_per_day(db, D1, D3)
     assert rows == [
         {"day": "2026-03-01", "event_type": "add_to_cart", "events": 1},
         {"day": "2026-03-01", "event_type": "campaign_view", "events": 1},
@@ -112,7 +112,7 @@ async def test_events_per_type_per_day(db: AsyncDatabase[dict[str, Any]]) -> Non
 
 
 async def test_funnel_per_day(db: AsyncDatabase[dict[str, Any]]) -> None:
-    rows = await analytics.conversion_funnel(db, D1, D3, by="day")
+    rows = await behaviour.conversion_funnel(db, D1, D3, by="day")
     assert rows == [
         {
             "day": "2026-03-01",
@@ -142,7 +142,7 @@ async def test_funnel_per_day(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 
 async def test_funnel_per_campaign(db: AsyncDatabase[dict[str, Any]]) -> None:
-    rows = await analytics.conversion_funnel(db, D1, D3, by="campaign")
+    rows = await behaviour.conversion_funnel(db, D1, D3, by="campaign")
     assert rows == [
         {
             "campaign_id": "camp-A",
@@ -174,7 +174,7 @@ async def test_funnel_per_campaign(db: AsyncDatabase[dict[str, Any]]) -> None:
 async def test_funnel_of_a_day_without_clicks_has_null_rates(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    rows = await analytics.conversion_funnel(db, D2 + timedelta(hours=1), D3, by="day")
+    rows = await behaviour.conversion_funnel(db, D2 + timedelta(hours=1), D3, by="day")
     assert rows == [
         {
             "day": "2026-03-02",
@@ -192,7 +192,7 @@ async def test_funnel_of_a_day_without_clicks_has_null_rates(
 
 
 async def test_top_products(db: AsyncDatabase[dict[str, Any]]) -> None:
-    rows = await analytics.top_products(db, D1, D3, limit=10)
+    rows = await behaviour.top_products(db, D1, D3, limit=10)
     assert rows == [
         {"product_id": "p1", "interactions": 5, "views": 2, "clicks": 1, "add_to_cart": 1,
          "purchases": 1},
@@ -202,16 +202,16 @@ async def test_top_products(db: AsyncDatabase[dict[str, Any]]) -> None:
         {"product_id": "p3", "interactions": 4, "views": 1, "clicks": 1, "add_to_cart": 1,
          "purchases": 1},
     ]  # fmt: skip
-    assert [r["product_id"] for r in await analytics.top_products(db, D1, D3, limit=2)] == [
+    assert [r["product_id"] for r in await behaviour.top_products(db, D1, D3, limit=2)] == [
         "p1",
         "p2",
     ]
-    second_day = await analytics.top_products(db, D2, D3, limit=10)
+    second_day = await behaviour.top_products(db, D2, D3, limit=10)
     assert [(r["product_id"], r["interactions"]) for r in second_day] == [("p3", 4), ("p2", 2)]
 
 
 async def test_recent_activity_mixes_v1_and_v2(db: AsyncDatabase[dict[str, Any]]) -> None:
-    u3 = await analytics.recent_activity(db, "u3", limit=3)
+    u3 = await behaviour.recent_activity(db, "u3", limit=3)
     assert u3 == [
         {
             "event_id": str(EVENTS[13].event_id),
@@ -246,7 +246,7 @@ async def test_recent_activity_mixes_v1_and_v2(db: AsyncDatabase[dict[str, Any]]
             "schema_version": 2,
         },
     ]
-    u3_all = await analytics.recent_activity(db, "u3", limit=20)
+    u3_all = await behaviour.recent_activity(db, "u3", limit=20)
     assert [(r["event_type"], r["schema_version"], r.get("device")) for r in u3_all] == [
         ("purchase", 2, "android"),
         ("add_to_cart", 2, "android"),
@@ -256,13 +256,13 @@ async def test_recent_activity_mixes_v1_and_v2(db: AsyncDatabase[dict[str, Any]]
         ("campaign_click", 2, "web"),
         ("campaign_view", 1, None),
     ]
-    u1 = await analytics.recent_activity(db, "u1", limit=2)
+    u1 = await behaviour.recent_activity(db, "u1", limit=2)
     assert [(r["event_type"], r["product_id"], r["event_time"]) for r in u1] == [
         ("view", "p1", D3),
         ("view", "p2", D2 + timedelta(hours=9)),
     ]
     assert all("device" not in r for r in u1)
-    since = await analytics.recent_activity(db, "u2", since=D1 + timedelta(hours=11, minutes=1))
+    since = await behaviour.recent_activity(db, "u2", since=D1 + timedelta(hours=11, minutes=1))
     assert [r["event_type"] for r in since] == ["click", "view"]
     assert [r.get("device") for r in since] == [None, "ios"]  # a v2 event may lack device
 
@@ -274,8 +274,10 @@ def test_cli_prints_json(
 ) -> None:
     monkeypatch.setenv("EVENT_CONSUMER_MONGO__URL", mongo_settings.url.get_secret_value())
     monkeypatch.setenv("EVENT_CONSUMER_MONGO__DATABASE", mongo_settings.database)
-    main(["analytics", "top-products", "--since", D1.isoformat(), "--until", D3.isoformat(),
-          "--limit", "1"])  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        main(["analytics", "top-products", "--since", D1.isoformat(), "--until", D3.isoformat(),
+              "--limit", "1"])  # fmt: skip
+    assert exited.value.code == 0
     assert json.loads(capsys.readouterr().out) == [
         {"product_id": "p1", "interactions": 5, "views": 2, "clicks": 1, "add_to_cart": 1,
          "purchases": 1}

@@ -19,8 +19,9 @@ import pytest
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import SinkRecord
-from sensor_consumer import analytics
-from sensor_consumer.postgres import PostgresSink, connect
+from polystream_readmodels import sensors
+from polystream_readmodels.postgres import connect
+from sensor_consumer.postgres import PostgresSink
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +76,7 @@ async def conn(settings: PostgresSettings, schema: str) -> AsyncIterator[asyncpg
 
 
 async def test_stats_per_sensor_over_a_range(conn: asyncpg.Connection) -> None:
-    stats = await analytics.sensor_stats(conn, T0, UNTIL)
+    stats = await sensors.sensor_stats(conn, T0, UNTIL)
     assert [s.sensor_id for s in stats] == ["pair", "ramp", "spiky"]
     pair, ramp, spiky = stats
     # The 1000 before T0 is out of range.
@@ -93,25 +94,25 @@ async def test_stats_per_sensor_over_a_range(conn: asyncpg.Connection) -> None:
 
 
 async def test_stats_of_one_sensor_and_of_an_empty_range(conn: asyncpg.Connection) -> None:
-    only = await analytics.sensor_stats(conn, T0, T0 + 25 * MINUTE, sensor_id="ramp")
+    only = await sensors.sensor_stats(conn, T0, T0 + 25 * MINUTE, sensor_id="ramp")
     assert [(s.sensor_id, s.readings, s.max, s.mean) for s in only] == [("ramp", 3, 3.0, 2.0)]
-    assert await analytics.sensor_stats(conn, UNTIL, UNTIL + timedelta(days=1)) == []
+    assert await sensors.sensor_stats(conn, UNTIL, UNTIL + timedelta(days=1)) == []
 
 
 async def test_moving_average_over_the_last_n_readings(conn: asyncpg.Connection) -> None:
-    moving = await analytics.moving_average(conn, "ramp", T0, UNTIL, window=3)
+    moving = await sensors.moving_average(conn, "ramp", T0, UNTIL, window=3)
     # The window reaches back before the range: the 1000 at T0 - 10 min counts for the first two.
     assert [m.value for m in moving] == RAMP
     assert [m.moving_avg for m in moving] == pytest.approx(
         [500.5, 1003 / 3, 2, 3, 4, 5, 6, 7, 8, 9]
     )
     assert [m.samples for m in moving] == [2] + [3] * 9
-    later = await analytics.moving_average(conn, "ramp", T0 + 30 * MINUTE, UNTIL, window=3)
+    later = await sensors.moving_average(conn, "ramp", T0 + 30 * MINUTE, UNTIL, window=3)
     assert [m.moving_avg for m in later] == pytest.approx([3, 4, 5, 6, 7, 8, 9])
 
 
 async def test_moving_average_over_a_time_interval(conn: asyncpg.Connection) -> None:
-    moving = await analytics.moving_average(conn, "ramp", T0, UNTIL, interval=timedelta(minutes=15))
+    moving = await sensors.moving_average(conn, "ramp", T0, UNTIL, interval=timedelta(minutes=15))
     # Readings are 10 minutes apart: each window holds the reading before and itself.
     assert [m.moving_avg for m in moving] == pytest.approx(
         [500.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]
@@ -121,7 +122,7 @@ async def test_moving_average_over_a_time_interval(conn: asyncpg.Connection) -> 
 
 async def test_anomalies_flag_exactly_the_injected_spikes(conn: asyncpg.Connection) -> None:
     window = 10
-    found = await analytics.anomalies(conn, T0, UNTIL, window=window, threshold=3.0)
+    found = await sensors.anomalies(conn, T0, UNTIL, window=window, threshold=3.0)
     assert [(a.sensor_id, a.event_time, a.value) for a in found] == [
         ("spiky", T0 + i * MINUTE, v) for i, v in SPIKES.items()
     ]
@@ -138,12 +139,12 @@ async def test_anomalies_score_the_start_of_a_range_against_readings_before_it(
 ) -> None:
     # The spike at minute 25 has only 5 readings of its own range before it: the other 5 of its
     # window come from before the range.
-    found = await analytics.anomalies(
+    found = await sensors.anomalies(
         conn, T0 + 20 * MINUTE, T0 + 30 * MINUTE, sensor_id="spiky", window=10
     )
     assert [a.value for a in found] == [40.0]
-    assert await analytics.anomalies(conn, T0, UNTIL, sensor_id="ramp", window=5) == []
-    assert await analytics.anomalies(conn, T0, UNTIL, window=10, threshold=30.0) == []
+    assert await sensors.anomalies(conn, T0, UNTIL, sensor_id="ramp", window=5) == []
+    assert await sensors.anomalies(conn, T0, UNTIL, window=10, threshold=30.0) == []
 
 
 async def test_the_analytics_command_prints_json(

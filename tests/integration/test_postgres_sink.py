@@ -21,8 +21,9 @@ import pytest
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import SinkRecord
-from sensor_consumer.migrations import migrate
-from sensor_consumer.postgres import PostgresSink, connect
+from polystream_readmodels.postgres import connect
+from polystream_readmodels.sensors import SENSOR_MIGRATIONS
+from sensor_consumer.postgres import PostgresSink
 
 pytestmark = pytest.mark.integration
 
@@ -84,8 +85,8 @@ async def counts(conn: asyncpg.Connection) -> tuple[int, int]:
 
 
 async def test_migrations_run_twice_apply_once(conn: asyncpg.Connection, schema: str) -> None:
-    assert await migrate(conn, schema) == ["0001_sensors"]
-    assert await migrate(conn, schema) == []
+    assert await SENSOR_MIGRATIONS.apply(conn, schema) == ["0001_sensors"]
+    assert await SENSOR_MIGRATIONS.apply(conn, schema) == []
     versions = await conn.fetch("SELECT version FROM schema_migrations")
     assert [r["version"] for r in versions] == ["0001_sensors"]
     kind = await conn.fetchval(
@@ -108,7 +109,7 @@ async def test_replicas_migrating_at_once_apply_each_migration_once(
 ) -> None:
     connections = [await connect(settings, schema) for _ in range(4)]
     try:
-        applied = await asyncio.gather(*(migrate(c, schema) for c in connections))
+        applied = await asyncio.gather(*(SENSOR_MIGRATIONS.apply(c, schema) for c in connections))
     finally:
         for c in connections:
             await c.close()

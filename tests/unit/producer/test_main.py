@@ -21,19 +21,38 @@ def test_settings_defaults_and_env_prefix(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.kafka.bootstrap_servers == "kafka:9092"
 
 
+def exit_status(argv: list[str]) -> int | str | None:
+    """The status ``main(argv)`` exits with (a CLI always exits)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code
+
+
 def test_a_bad_mix_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["load", "--count", "1", "--mix", "weather=1"]) == 2
+    assert exit_status(["load", "--count", "1", "--mix", "weather=1"]) == 2
     assert "unknown stream" in capsys.readouterr().err
 
 
 def test_a_poison_rate_above_one_is_a_usage_error() -> None:
-    assert main(["load", "--count", "1", "--poison-rate", "2"]) == 2
+    assert exit_status(["load", "--count", "1", "--poison-rate", "2"]) == 2
 
 
 def test_ingest_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    assert main(["ingest", str(tmp_path / "nope.jsonl"), "--kind", "sensors"]) == 2
+    assert exit_status(["ingest", str(tmp_path / "nope.jsonl"), "--kind", "sensors"]) == 2
 
 
-def test_load_needs_a_count_or_a_duration() -> None:
-    with pytest.raises(SystemExit):
-        main(["load"])
+def test_ingest_of_an_unknown_kind_is_a_usage_error(tmp_path: Path) -> None:
+    assert exit_status(["ingest", str(tmp_path / "x.jsonl"), "--kind", "weather"]) == 2
+
+
+def test_load_needs_a_count_or_a_duration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(["load"]) == 2
+    assert "--count" in capsys.readouterr().err
+
+
+def test_load_takes_a_count_or_a_duration_not_both() -> None:
+    assert exit_status(["load", "--count", "1", "--duration", "1"]) == 2
+
+
+def test_a_command_is_required() -> None:
+    assert exit_status([]) == 2

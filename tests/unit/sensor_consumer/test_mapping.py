@@ -12,7 +12,6 @@ from polystream_common.schemas import SensorReading
 from polystream_common.sink import SinkRecord
 from polystream_common.topics import SENSOR_READINGS
 from sensor_consumer.bootstrap import bootstrap
-from sensor_consumer.migrations import available
 from sensor_consumer.postgres import (
     PostgresSink,
     batch_rows,
@@ -142,12 +141,6 @@ def test_days_outside_the_window_get_no_partition() -> None:
     assert partitions_to_create(days, set(), today, past_days=30, future_days=7) == [
         date(2026, 11, 29)
     ]
-
-
-def test_migrations_are_numbered_sql_files_in_order() -> None:
-    versions = [version for version, _ in available()]
-    assert versions == sorted(versions) and versions[0].startswith("0001_")
-    assert all(sql.strip() for _, sql in available())
 
 
 def test_bootstrap_routes_sensor_readings_to_postgres_without_connecting() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from event_consumer.documents import CollectionSpec
+from polystream_readmodels.collections import CollectionSpec
 
 
 async def raw_insert_many_ceiling(

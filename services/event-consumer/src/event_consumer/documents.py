@@ -1,4 +1,5 @@
-"""How events become MongoDB documents, and the collections (with their indexes) they live in.
+"""How events become MongoDB documents. The collections they live in, with their indexes, are the
+read side's: :mod:`polystream_readmodels.collections`.
 
 A document is the event's own fields, stored natively: ``_id`` is the event id as a string (the
 idempotency key; readable in the shell and in JSON output, no UUID representation to agree on),
@@ -10,48 +11,20 @@ Each document also records where it came from in Kafka and when it was written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from polystream_common.schemas import Event
 from polystream_common.sink import SinkRecord
 
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    """A collection and the indexes a sink creates on it at start (idempotently)."""
-
-    name: str
-    indexes: tuple[IndexModel, ...] = ()
-
-
-USER_EVENTS_COLLECTION = CollectionSpec(
-    "user_events",
-    (
-        # A user's recent activity.
-        IndexModel([("user_id", ASCENDING), ("event_time", DESCENDING)], name="user_time"),
-        # Events of one type over time (events per type per day, the funnel steps).
-        IndexModel([("event_type", ASCENDING), ("event_time", DESCENDING)], name="type_time"),
-        # A product's interactions over time.
-        IndexModel([("product_id", ASCENDING), ("event_time", DESCENDING)], name="product_time"),
-        # Every analytics window starts with a range on event_time alone.
-        IndexModel([("event_time", DESCENDING)], name="time"),
-    ),
+# Re-exported while callers outside the package (bench/, the catalog sink) move to the library.
+from polystream_readmodels.collections import (
+    CHAT_MESSAGES_COLLECTION,
+    USER_EVENTS_COLLECTION,
+    CollectionSpec,
 )
-"""``user.events``: every schema version of :class:`~polystream_common.schemas.UserEventV1`."""
 
-CHAT_MESSAGES_COLLECTION = CollectionSpec(
-    "chat_messages",
-    (
-        # A conversation in order: the raw chat log.
-        IndexModel([("conversation_id", ASCENDING), ("event_time", ASCENDING)], name="conv_time"),
-        IndexModel([("user_id", ASCENDING), ("event_time", DESCENDING)], name="user_time"),
-    ),
-)
-"""``chat.messages``: the source of truth of the raw chat logs."""
+__all__ = ["CHAT_MESSAGES_COLLECTION", "USER_EVENTS_COLLECTION", "CollectionSpec", "event_document"]
 
 
 def event_document(record: SinkRecord[Any], ingested_at: datetime) -> dict[str, Any]:

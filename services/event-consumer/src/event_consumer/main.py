@@ -3,71 +3,107 @@
 python -m event_consumer [run]     consume until SIGTERM (indexes created at start)
 python -m event_consumer analytics events-per-day|funnel|top-products|recent-activity [options]
                                    run a behaviour analytics pipeline, print JSON
+
+Times are ISO 8601 (UTC when no offset is given). Settings come from EVENT_CONSUMER_* variables.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from event_consumer import analytics
+import typer
+from pymongo.asynchronous.database import AsyncDatabase
+
 from event_consumer.bootstrap import bootstrap
 from event_consumer.mongo import MongoConnection
 from event_consumer.settings import EventConsumerSettings
+from polystream_common.cli import Since, Until, consumer_app, print_json, service_app, time_window
 from polystream_common.logs import configure_logging
 from polystream_common.runtime import consumer_main
+from polystream_readmodels import behaviour
+from polystream_readmodels.behaviour import FunnelGroup
+
+WEEK = timedelta(days=7)
+# The default end is a minute ahead: events written just now, by a producer whose clock is a
+# little ahead of ours, still count.
+CLOCK_SLACK = timedelta(minutes=1)
+
+Limit = Annotated[int, typer.Option(help="rows at most")]
 
 
-def _timestamp(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _run() -> None:
+    consumer_main(EventConsumerSettings, bootstrap)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m event_consumer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="consume user.events and chat.messages into MongoDB (default)")
-    query = commands.add_parser("analytics", help="run a behaviour analytics pipeline, print JSON")
-    query.add_argument(
-        "query", choices=["events-per-day", "funnel", "top-products", "recent-activity"]
-    )
-    now = datetime.now(UTC)
-    query.add_argument("--since", type=_timestamp, help="window start (default: 7 days ago)")
-    query.add_argument("--until", type=_timestamp, default=now + timedelta(minutes=1))
-    query.add_argument("--by", choices=["day", "campaign"], default="day", help="funnel rows")
-    query.add_argument("--limit", type=int, default=10)
-    query.add_argument("--user", help="the user of recent-activity")
-    return parser
+app = consumer_app(
+    __doc__ or "",
+    _run,
+    run_help="consume user.events and chat.messages into MongoDB (the default)",
+)
+analytics = service_app("Run a behaviour analytics pipeline over [since, until), print JSON.")
+app.add_typer(analytics, name="analytics")
 
 
-async def _analytics(args: argparse.Namespace, settings: EventConsumerSettings) -> Any:
-    if args.query == "recent-activity" and not args.user:
-        raise SystemExit("error: recent-activity needs --user")
-    since = args.since or args.until - timedelta(days=7)
-    connection = MongoConnection(settings.mongo, settings.mongo_timeout_ms, settings.service_name)
-    async with connection.database() as db:
-        if args.query == "events-per-day":
-            return await analytics.events_per_type_per_day(db, since, args.until)
-        if args.query == "funnel":
-            return await analytics.conversion_funnel(db, since, args.until, args.by)
-        if args.query == "top-products":
-            return await analytics.top_products(db, since, args.until, args.limit)
-        return await analytics.recent_activity(db, args.user, args.limit, args.since)
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    return time_window(since, until or datetime.now(UTC) + CLOCK_SLACK, WEEK)
+
+
+def _print_query(
+    query: Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[list[dict[str, Any]]]],
+) -> None:
+    """Run ``query`` on the settings' database and print its rows as JSON."""
+    settings = EventConsumerSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    async def one_off() -> list[dict[str, Any]]:
+        connection = MongoConnection(
+            settings.mongo, settings.mongo_timeout_ms, settings.service_name
+        )
+        async with connection.database() as db:
+            return await query(db)
+
+    print_json(asyncio.run(one_off()))
+
+
+@analytics.command("events-per-day")
+def events_per_day(since: Since = None, until: Until = None) -> None:
+    """Events of each type on each UTC day (default window: the last 7 days)."""
+    start, end = _window(since, until)
+    _print_query(lambda db: behaviour.events_per_type_per_day(db, start, end))
+
+
+@analytics.command()
+def funnel(
+    since: Since = None,
+    until: Until = None,
+    by: Annotated[FunnelGroup, typer.Option(help="one row per day or per campaign")] = "day",
+) -> None:
+    """The view -> click -> add_to_cart -> purchase funnel (default window: the last 7 days)."""
+    start, end = _window(since, until)
+    _print_query(lambda db: behaviour.conversion_funnel(db, start, end, by))
+
+
+@analytics.command("top-products")
+def top_products(since: Since = None, until: Until = None, limit: Limit = 10) -> None:
+    """The products with the most interactions (default window: the last 7 days)."""
+    start, end = _window(since, until)
+    _print_query(lambda db: behaviour.top_products(db, start, end, limit))
+
+
+@analytics.command("recent-activity")
+def recent_activity(
+    user: Annotated[str, typer.Option("--user", help="the user id")],
+    since: Since = None,
+    limit: Limit = 10,
+) -> None:
+    """A user's latest events, newest first (since --since, if given)."""
+    _print_query(lambda db: behaviour.recent_activity(db, user, limit, since))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m event_consumer``."""
-    args = _parser().parse_args(argv)
-    if args.command in (None, "run"):
-        consumer_main(EventConsumerSettings, bootstrap)
-        return
-    settings = EventConsumerSettings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    print(json.dumps(asyncio.run(_analytics(args, settings)), default=str, indent=2))
+    """Entry point of ``python -m event_consumer``: run the consumer (default) or print a
+    behaviour analytics query as JSON. Exits with the command's status."""
+    app(args=argv, prog_name="python -m event_consumer")

@@ -1,5 +1,3 @@
-import sys
-
 from producer.main import main
 
-sys.exit(main())
+main()

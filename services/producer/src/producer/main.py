@@ -10,7 +10,6 @@ Mix weights name the streams sensors, user-events, chat and products (sensors=1,
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import random
@@ -18,8 +17,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import typer
+
+from polystream_common.cli import service_app
 from polystream_common.kafka import EventProducer, build_admin
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
@@ -31,57 +33,87 @@ from producer.settings import ProducerServiceSettings
 
 log = logging.getLogger(__name__)
 
+FileKind = Literal["sensors", "user-events", "products"]
+Seed = Annotated[int | None, typer.Option(help="seed of the generators (default: settings)")]
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m producer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="a steady mix of all four streams until SIGTERM")
-    run.add_argument("--rate", type=float, help="records/s (default: settings, 200)")
-    run.add_argument("--mix", help="stream weights (default: settings, all four streams)")
-    run.add_argument("--seed", type=int)
-
-    load = commands.add_parser("load", help="load test with a report")
-    limit = load.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--count", type=int, help="records to send")
-    limit.add_argument("--duration", type=float, help="seconds to send for")
-    load.add_argument("--rate", type=float, default=0.0, help="records/s; 0 = as fast as possible")
-    load.add_argument("--mix", default="sensors=1", help="stream weights, e.g. sensors=1,chat=0.5")
-    load.add_argument("--poison-rate", type=float, default=0.0, help="share of poison records")
-    load.add_argument("--seed", type=int, default=42)
-    load.add_argument("--json", type=Path, help="write the report to this file")
-    load.add_argument("--quiet", action="store_true", help="no live progress on stderr")
-    load.add_argument(
-        "--pregenerate",
-        action="store_true",
-        help="with --count: build all records before timing (as Kafka's perf tool does)",
-    )
-
-    ingest_cmd = commands.add_parser("ingest", help="publish a file; bad lines go to the DLQ")
-    ingest_cmd.add_argument("file", type=Path)
-    ingest_cmd.add_argument("--kind", choices=sorted(FILE_KINDS), required=True)
-    return parser
+app = service_app(__doc__ or "")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m producer``; returns the exit status."""
-    args = _parser().parse_args(argv)
+def _settings() -> ProducerServiceSettings:
     settings = ProducerServiceSettings()
     configure_logging(settings.log_level, json=settings.log_json)
-    if args.command == "ingest":
-        return _ingest(settings, args.file, args.kind)
+    return settings
+
+
+def _mix(text: str) -> dict[str, float]:
     try:
-        mix = parse_mix(args.mix or settings.mix)
+        return parse_mix(text)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "load":
-        return _load(settings, args, mix)
-    return _run(settings, args, mix)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _exit(status: int) -> None:
+    if status:
+        raise typer.Exit(status)
+
+
+@app.command()
+def run(
+    rate: Annotated[float | None, typer.Option(help="records/s (default: settings, 200)")] = None,
+    mix: Annotated[
+        str | None, typer.Option(help="stream weights (default: settings, all four streams)")
+    ] = None,
+    seed: Seed = None,
+) -> None:
+    """A steady mix of all four streams until SIGTERM."""
+    settings = _settings()
+    _exit(_run(settings, _mix(mix or settings.mix), rate, seed))
+
+
+@app.command()
+def load(
+    count: Annotated[int | None, typer.Option(help="records to send")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds to send for")] = None,
+    rate: Annotated[float, typer.Option(help="records/s; 0 = as fast as possible")] = 0.0,
+    mix: Annotated[str, typer.Option(help="stream weights, e.g. sensors=1,chat=0.5")] = "sensors=1",
+    poison_rate: Annotated[float, typer.Option(help="share of poison records")] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed of the generators")] = 42,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="write the report to this file")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no live progress on stderr")] = False,
+    pregenerate: Annotated[
+        bool,
+        typer.Option(
+            "--pregenerate",
+            help="with --count: build all records before timing (as Kafka's perf tool does)",
+        ),
+    ] = False,
+) -> None:
+    """Load test with a report: --count N or --duration S."""
+    if (count is None) == (duration is None):
+        raise typer.BadParameter("give exactly one", param_hint="'--count' / '--duration'")
+    settings = _settings()
+    if (count is not None and count < 0) or not 0 <= poison_rate <= 1:
+        typer.echo("error: --count must be >= 0 and --poison-rate within 0..1", err=True)
+        raise typer.Exit(2)
+    plan = LoadRun(World.build(seed), _mix(mix), seed, poison_rate, settings.kafka.topic_prefix)
+    _exit(_load(settings, plan, rate, count, duration, not quiet, pregenerate, json_path))
+
+
+@app.command("ingest")
+def ingest_command(
+    file: Annotated[Path, typer.Argument(help="a CSV or JSON Lines file")],
+    kind: Annotated[FileKind, typer.Option(help="what the file holds")],
+) -> None:
+    """Publish a file; bad lines go to the DLQ."""
+    _exit(_ingest(_settings(), file, kind))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m producer``; exits with the command's status."""
+    app(args=argv, prog_name="python -m producer")
 
 
 def _streams(settings: ProducerServiceSettings) -> list[Stream[Any]]:
@@ -107,15 +139,16 @@ def _ingest(settings: ProducerServiceSettings, path: Path, kind: str) -> int:
 
 
 def _load(
-    settings: ProducerServiceSettings, args: argparse.Namespace, mix: dict[str, float]
+    settings: ProducerServiceSettings,
+    run: LoadRun,
+    rate: float,
+    count: int | None,
+    duration: float | None,
+    progress: bool,
+    pregenerate: bool,
+    json_path: Path | None,
 ) -> int:
-    if (args.count is not None and args.count < 0) or not 0 <= args.poison_rate <= 1:
-        print("error: --count must be >= 0 and --poison-rate within 0..1", file=sys.stderr)
-        return 2
     ensure_topics(build_admin(settings.kafka), _streams(settings))
-    run = LoadRun(
-        World.build(args.seed), mix, args.seed, args.poison_rate, settings.kafka.topic_prefix
-    )
 
     def producer_for(stats: DeliveryStats) -> EventProducer:
         return EventProducer.build(
@@ -129,23 +162,25 @@ def _load(
     report = run_load(
         run,
         producer_for,
-        rate=args.rate,
-        count=args.count,
-        duration_s=args.duration,
-        progress=not args.quiet,
-        pregenerate=args.pregenerate,
+        rate=rate,
+        count=count,
+        duration_s=duration,
+        progress=progress,
+        pregenerate=pregenerate,
     )
     text = json.dumps(report.as_dict(), indent=2)
     print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    if json_path:
+        json_path.write_text(text + "\n")
     return 1 if report.errors else 0
 
 
-def _run(settings: ProducerServiceSettings, args: argparse.Namespace, mix: dict[str, float]) -> int:
+def _run(
+    settings: ProducerServiceSettings, mix: dict[str, float], rate: float | None, seed: int | None
+) -> int:
     settings.log_effective()
-    rate = settings.rate if args.rate is None else args.rate
-    seed = args.seed if args.seed is not None else settings.seed
+    rate = settings.rate if rate is None else rate
+    seed = seed if seed is not None else settings.seed
     if seed is None:  # a fresh seed, logged so the run can be replayed
         seed = random.SystemRandom().getrandbits(32)
     stop = threading.Event()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from sensor_consumer.migrations import migrate
+from polystream_readmodels.sensors import SENSOR_MIGRATIONS
 from sensor_consumer.postgres import (
     READING_COLUMNS,
     ReadingRow,
@@ -26,7 +26,7 @@ async def raw_copy_ceiling(dsn: str, rows: Sequence[ReadingRow], batch: int = 50
     emptied sensor_readings, ``batch`` rows per COPY, each day's partition created beforehand."""
     conn = await asyncpg.connect(dsn)
     try:
-        await migrate(conn)
+        await SENSOR_MIGRATIONS.apply(conn)
         await conn.execute("TRUNCATE sensor_readings, sensors")
         for day in partition_days(r[1] for r in rows):
             await conn.execute(partition_ddl(day))

@@ -9,104 +9,122 @@ Times are ISO 8601 (UTC when no offset is given). Settings come from SENSOR_CONS
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import dataclasses
-import json
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
 
+import asyncpg
+import typer
+
+from polystream_common.cli import Since, Until, consumer_app, print_json, service_app, time_window
 from polystream_common.logs import configure_logging
 from polystream_common.runtime import consumer_main
-from sensor_consumer import analytics
+from polystream_readmodels import sensors
+from polystream_readmodels.postgres import connect
+from polystream_readmodels.sensors import SENSOR_MIGRATIONS
 from sensor_consumer.bootstrap import bootstrap
-from sensor_consumer.migrations import migrate
-from sensor_consumer.postgres import connect
 from sensor_consumer.settings import SensorConsumerSettings
 
+T = TypeVar("T")
+DAY = timedelta(days=1)
 
-def _timestamp(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _seconds(text: str) -> timedelta:
-    return timedelta(seconds=float(text))
+Sensor = Annotated[str | None, typer.Option("--sensor", help="one sensor id")]
 
 
-def _json_value(value: object) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+def _run() -> None:
+    consumer_main(SensorConsumerSettings, bootstrap)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sensor_consumer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="consume sensor.readings into PostgreSQL (the default)")
-    commands.add_parser("migrate", help="apply the schema migrations and exit")
-    query = commands.add_parser("analytics", help="run an analytics query, print JSON")
-    query.add_argument("query", choices=["stats", "moving-average", "anomalies"])
-    query.add_argument("--since", type=_timestamp, help="start (inclusive); default: a day ago")
-    query.add_argument("--until", type=_timestamp, help="end (exclusive); default: now")
-    query.add_argument("--sensor", help="one sensor id (needed by moving-average)")
-    query.add_argument("--window", type=int, default=None, help="readings per window")
-    query.add_argument(
-        "--interval", type=_seconds, help="moving-average: a time window, in seconds"
-    )
-    query.add_argument("--threshold", type=float, default=3.0, help="anomalies: |z| at least")
-    query.add_argument(
-        "--min-samples", type=int, help="anomalies: readings needed before one is scored"
-    )
-    return parser
+app = consumer_app(
+    __doc__ or "", _run, run_help="consume sensor.readings into PostgreSQL (the default)"
+)
+analytics = service_app("Run an analytics query over [since, until), print JSON.")
+app.add_typer(analytics, name="analytics")
 
 
-async def _one_off(args: argparse.Namespace, settings: SensorConsumerSettings) -> object:
-    conn = await connect(settings.postgres, settings.postgres_schema)
-    try:
-        if args.command == "migrate":
-            return {"applied": await migrate(conn, settings.postgres_schema)}
-        until = args.until or datetime.now(UTC)
-        since = args.since or until - timedelta(days=1)
-        result: Sequence[analytics.SensorStats | analytics.MovingAverage | analytics.Anomaly]
-        if args.query == "stats":
-            result = await analytics.sensor_stats(conn, since, until, args.sensor)
-        elif args.query == "moving-average":
-            result = await analytics.moving_average(
-                conn,
-                args.sensor,
-                since,
-                until,
-                window=args.window or 10,
-                interval=args.interval,
+def _with_connection(
+    query: Callable[[asyncpg.Connection, SensorConsumerSettings], Awaitable[T]],
+) -> T:
+    """Run ``query`` on one connection to the settings' schema."""
+    settings = SensorConsumerSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    async def one_off() -> T:
+        conn = await connect(settings.postgres, settings.postgres_schema)
+        try:
+            return await query(conn, settings)
+        finally:
+            await conn.close()
+
+    return asyncio.run(one_off())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the schema migrations and exit."""
+    applied = _with_connection(lambda conn, s: SENSOR_MIGRATIONS.apply(conn, s.postgres_schema))
+    print_json({"applied": applied})
+
+
+@analytics.command()
+def stats(since: Since = None, until: Until = None, sensor: Sensor = None) -> None:
+    """Count, min, max, mean, stddev and p95 per sensor (default window: the last day)."""
+    start, end = time_window(since, until, DAY)
+    print_json(_with_connection(lambda conn, _: sensors.sensor_stats(conn, start, end, sensor)))
+
+
+@analytics.command("moving-average")
+def moving_average(
+    sensor: Annotated[str, typer.Option("--sensor", help="the sensor id")],
+    since: Since = None,
+    until: Until = None,
+    window: Annotated[int, typer.Option(help="readings per window")] = 10,
+    interval: Annotated[
+        float | None, typer.Option(help="a time window instead, in seconds")
+    ] = None,
+) -> None:
+    """Each reading of one sensor with the mean of its window (default: the last day)."""
+    start, end = time_window(since, until, DAY)
+    span = None if interval is None else timedelta(seconds=interval)
+    print_json(
+        _with_connection(
+            lambda conn, _: sensors.moving_average(
+                conn, sensor, start, end, window=window, interval=span
             )
-        else:
-            result = await analytics.anomalies(
+        )
+    )
+
+
+@analytics.command()
+def anomalies(
+    since: Since = None,
+    until: Until = None,
+    sensor: Sensor = None,
+    window: Annotated[int, typer.Option(help="readings per window")] = 50,
+    threshold: Annotated[float, typer.Option(help="|z| at least")] = 3.0,
+    min_samples: Annotated[
+        int | None, typer.Option(help="readings needed before one is scored (default: window)")
+    ] = None,
+) -> None:
+    """Readings far from their sensor's preceding ones (default window: the last day)."""
+    start, end = time_window(since, until, DAY)
+    print_json(
+        _with_connection(
+            lambda conn, _: sensors.anomalies(
                 conn,
-                since,
-                until,
-                sensor_id=args.sensor,
-                window=args.window or 50,
-                threshold=args.threshold,
-                min_samples=args.min_samples,
+                start,
+                end,
+                sensor_id=sensor,
+                window=window,
+                threshold=threshold,
+                min_samples=min_samples,
             )
-        return [dataclasses.asdict(row) for row in result]
-    finally:
-        await conn.close()
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m sensor_consumer``: run the consumer (default), migrate, or
-    print an analytics query as JSON."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command == "analytics" and args.query == "moving-average" and not args.sensor:
-        parser.error("moving-average needs --sensor")
-    if args.command in (None, "run"):
-        consumer_main(SensorConsumerSettings, bootstrap)
-        return
-    settings = SensorConsumerSettings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    print(json.dumps(asyncio.run(_one_off(args, settings)), default=_json_value, indent=2))
+    print an analytics query as JSON. Exits with the command's status."""
+    app(args=argv, prog_name="python -m sensor_consumer")

@@ -31,7 +31,7 @@ import asyncpg
 from polystream_common.schemas import SensorReading
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import Rejection, Sink, SinkRecord, TransientSinkError
-from sensor_consumer.migrations import migrate
+from polystream_readmodels.sensors import SENSOR_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +219,6 @@ def is_transient_postgres_error(exc: BaseException) -> bool:
     return False
 
 
-async def connect(settings: PostgresSettings, schema: str = "public") -> asyncpg.Connection:
-    """One connection whose search_path is ``schema`` (for the CLI and the benchmark)."""
-    return await asyncpg.connect(
-        **settings.connect_kwargs(), server_settings={"search_path": f'"{schema}"'}
-    )
-
-
 class PostgresSink(Sink[SensorReading]):
     """Writes sensor readings and sensors to PostgreSQL; idempotent on (event_id, event_time).
 
@@ -264,7 +257,7 @@ class PostgresSink(Sink[SensorReading]):
         )
         try:
             async with pool.acquire() as conn:
-                await migrate(conn, self._schema)
+                await SENSOR_MIGRATIONS.apply(conn, self._schema)
                 for row in await conn.fetch(PARTITIONS):
                     if match := PARTITION_NAME.match(row["relname"]):
                         self._known_days.add(datetime.strptime(match[1], "%Y%m%d").date())
@@ -276,7 +269,7 @@ class PostgresSink(Sink[SensorReading]):
 
     @property
     def pool(self) -> asyncpg.Pool:
-        """The connection pool (also fit for :mod:`sensor_consumer.analytics`)."""
+        """The connection pool (also fit for :mod:`polystream_readmodels.sensors`)."""
         if self._pool is None:
             raise RuntimeError("PostgresSink.setup() was not called")
         return self._pool

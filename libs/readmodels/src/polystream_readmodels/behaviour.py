@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from event_consumer.documents import USER_EVENTS_COLLECTION
+from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
 Pipeline = list[dict[str, Any]]
 FunnelGroup = Literal["day", "campaign"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from event_consumer import analytics
+from polystream_readmodels import behaviour
 
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 3, 8, tzinfo=UTC)
@@ -36,7 +36,7 @@ def operators(node: Any) -> set[str]:
 
 
 def test_events_per_type_per_day() -> None:
-    pipeline = analytics.events_per_type_per_day_pipeline(SINCE, UNTIL)
+    pipeline = behaviour.events_per_type_per_day_pipeline(SINCE, UNTIL)
     assert stages(pipeline) == ["$match", "$group", "$sort", "$project"]
     assert pipeline[0]["$match"] == WINDOW
     assert pipeline[1]["$group"]["_id"] == {
@@ -47,14 +47,14 @@ def test_events_per_type_per_day() -> None:
 
 
 def test_funnel_per_day_counts_the_four_steps() -> None:
-    pipeline = analytics.funnel_pipeline(SINCE, UNTIL, by="day")
+    pipeline = behaviour.funnel_pipeline(SINCE, UNTIL, by="day")
     assert stages(pipeline) == ["$match", "$group", "$sort", "$project"]
     assert pipeline[0]["$match"] == {
         **WINDOW,
         "event_type": {"$in": ["view", "click", "add_to_cart", "purchase"]},
     }
     group = pipeline[1]["$group"]
-    assert group["_id"] == analytics.DAY
+    assert group["_id"] == behaviour.DAY
     assert group["clicks"] == {"$sum": {"$cond": [{"$eq": ["$event_type", "click"]}, 1, 0]}}
     assert list(group) == ["_id", "views", "clicks", "add_to_cart", "purchases", "revenue"]
     project = pipeline[3]["$project"]
@@ -65,7 +65,7 @@ def test_funnel_per_day_counts_the_four_steps() -> None:
 
 
 def test_funnel_per_campaign_leaves_out_events_without_one() -> None:
-    pipeline = analytics.funnel_pipeline(SINCE, UNTIL, by="campaign")
+    pipeline = behaviour.funnel_pipeline(SINCE, UNTIL, by="campaign")
     assert pipeline[0]["$match"]["campaign_id"] == {"$ne": None}
     assert pipeline[1]["$group"]["_id"] == "$campaign_id"
     assert pipeline[3]["$project"]["campaign_id"] == "$_id"
@@ -73,7 +73,7 @@ def test_funnel_per_campaign_leaves_out_events_without_one() -> None:
 
 
 def test_top_products() -> None:
-    pipeline = analytics.top_products_pipeline(SINCE, UNTIL, limit=5)
+    pipeline = behaviour.top_products_pipeline(SINCE, UNTIL, limit=5)
     assert stages(pipeline) == ["$match", "$group", "$sort", "$limit", "$project"]
     assert pipeline[0]["$match"] == {**WINDOW, "product_id": {"$ne": None}}
     assert pipeline[1]["$group"]["_id"] == "$product_id"
@@ -82,20 +82,20 @@ def test_top_products() -> None:
 
 
 def test_recent_activity() -> None:
-    pipeline = analytics.recent_activity_pipeline("u1", limit=3, since=SINCE)
+    pipeline = behaviour.recent_activity_pipeline("u1", limit=3, since=SINCE)
     assert stages(pipeline) == ["$match", "$sort", "$limit", "$project"]
     assert pipeline[0]["$match"] == {"user_id": "u1", "event_time": {"$gte": SINCE}}
     assert pipeline[1]["$sort"] == {"event_time": -1, "_id": -1}
     assert pipeline[3]["$project"]["event_id"] == "$_id"
     assert pipeline[3]["$project"]["device"] == 1
-    assert "event_time" not in analytics.recent_activity_pipeline("u1")[0]["$match"]
+    assert "event_time" not in behaviour.recent_activity_pipeline("u1")[0]["$match"]
 
 
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: analytics.top_products_pipeline(SINCE, UNTIL, limit=0),
-        lambda: analytics.recent_activity_pipeline("u1", limit=0),
+        lambda: behaviour.top_products_pipeline(SINCE, UNTIL, limit=0),
+        lambda: behaviour.recent_activity_pipeline("u1", limit=0),
     ],
 )
 def test_a_limit_below_one_is_refused(build: Any) -> None:
@@ -105,10 +105,10 @@ def test_a_limit_below_one_is_refused(build: Any) -> None:
 
 def test_only_operators_both_servers_run() -> None:
     pipelines = [
-        analytics.events_per_type_per_day_pipeline(SINCE, UNTIL),
-        analytics.funnel_pipeline(SINCE, UNTIL, "day"),
-        analytics.funnel_pipeline(SINCE, UNTIL, "campaign"),
-        analytics.top_products_pipeline(SINCE, UNTIL),
-        analytics.recent_activity_pipeline("u1", since=SINCE),
+        behaviour.events_per_type_per_day_pipeline(SINCE, UNTIL),
+        behaviour.funnel_pipeline(SINCE, UNTIL, "day"),
+        behaviour.funnel_pipeline(SINCE, UNTIL, "campaign"),
+        behaviour.top_products_pipeline(SINCE, UNTIL),
+        behaviour.recent_activity_pipeline("u1", since=SINCE),
     ]
     assert set().union(*(operators(p) for p in pipelines)) <= ALLOWED

@@ -1,9 +1,12 @@
-"""Sensor analytics in SQL (CTEs and window functions) over ``sensor_readings``.
+"""The sensor read model: its schema and the sensor analytics in SQL over ``sensor_readings``.
 
-Each function takes an asyncpg connection or pool and a half-open time range [since, until).
-Readings are ordered by (event_time, event_id), so windows are deterministic on equal times.
-Rolling windows look back past ``since``: the first readings of a range get a full window of the
-readings before it, not a truncated one.
+The schema is the numbered SQL files of ``sql/sensors`` (:data:`SENSOR_MIGRATIONS`): the contract
+between sensor-consumer, which applies them and writes the rows, and every reader.
+
+The analytics are CTEs and window functions. Each function takes an asyncpg connection or pool
+and a half-open time range [since, until). Readings are ordered by (event_time, event_id), so
+windows are deterministic on equal times. Rolling windows look back past ``since``: the first
+readings of a range get a full window of the readings before it, not a truncated one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+
+from polystream_common.migrations import Migrations
+
+SENSOR_MIGRATIONS = Migrations("polystream_readmodels", "sql/sensors", lock_id=0x5E4504)
+"""The tables ``sensors`` and ``sensor_readings`` (daily partitions are the writer's business)."""
 
 SENSOR_STATS = """
 WITH scoped AS (
