@@ -6,14 +6,19 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from event_consumer import main as event_main
 from event_consumer.main import app as event_app
+from event_consumer.settings import EventConsumerSettings
 from polystream_common.cli import Since, Until, consumer_app, print_json, time_window, timestamp
+from sensor_consumer import main as sensor_main
 from sensor_consumer.main import app as sensor_app
+from sensor_consumer.settings import SensorConsumerSettings
 
 runner = CliRunner()
 
@@ -105,3 +110,19 @@ def test_the_consumers_list_their_commands() -> None:
     assert all(
         q in queries for q in ("events-per-day", "funnel", "top-products", "recent-activity")
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "settings"),
+    [(sensor_main, SensorConsumerSettings), (event_main, EventConsumerSettings)],
+)
+@pytest.mark.parametrize("argv", [[], ["run"]])
+def test_a_consumer_service_runs_its_consumer_by_default(
+    module: ModuleType, settings: type, argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(module, "consumer_main", lambda *wiring: started.append(wiring))
+    with pytest.raises(SystemExit) as exited:
+        module.main(argv)
+    assert exited.value.code == 0
+    assert started == [(settings, module.bootstrap)]

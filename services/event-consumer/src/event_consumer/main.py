@@ -1,5 +1,6 @@
 """event-consumer: user.events and chat.messages -> MongoDB.
 
+\b
 python -m event_consumer [run]     consume until SIGTERM (indexes created at start)
 python -m event_consumer analytics events-per-day|funnel|top-products|recent-activity [options]
                                    run a behaviour analytics pipeline, print JSON

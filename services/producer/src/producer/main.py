@@ -1,5 +1,6 @@
 """python -m producer: synthetic streams, file ingestion and load tests.
 
+\b
 python -m producer run    [--rate 200] [--mix ...] [--seed N]   steady stream until SIGTERM
 python -m producer load   --count N | --duration S [--rate 0] [--mix sensors=1,...]
                           [--poison-rate 0.01] [--seed 42] [--json report.json] [--pregenerate]

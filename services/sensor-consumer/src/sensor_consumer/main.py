@@ -1,5 +1,6 @@
 """sensor-consumer: sensor.readings -> PostgreSQL.
 
+\b
   python -m sensor_consumer [run]      consume until SIGTERM (migrations applied at start)
   python -m sensor_consumer migrate    apply the schema migrations and exit
   python -m sensor_consumer analytics stats|moving-average|anomalies [options]   (JSON out)
