@@ -1,10 +1,20 @@
-"""What e2e tests share: fresh topics, services run as real processes, Kafka read-backs."""
+"""What e2e tests share: a namespace of the test's own on the shared stack, services run as real
+processes, Kafka read-backs, /metrics scrapes.
+
+Each test works in a namespace of its own (:class:`E2ENamespace`, the ``namespace`` fixture):
+topics under a fresh prefix, its own PostgreSQL schema, MongoDB database and consumer groups,
+dropped after the test. Nothing here touches the public topics, schema ``public``, the database
+``polystream`` or the services' standard metrics ports, so the tests run beside a ``make run``.
+Ports and credentials come from deploy/local/stack.env."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from pymongo import MongoClient
 
 from polystream_common.dlq import (
     HEADER_ERROR_CLASS,
@@ -28,7 +40,7 @@ from polystream_common.dlq import (
     HEADER_PARTITION,
     HEADER_TOPIC,
 )
-from polystream_common.topics import Stream, ensure_topics
+from polystream_common.topics import Stream
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,29 +64,6 @@ def wait_until(
             tail = f"\n{service.module} log:\n{service.log_tail()}" if service else ""
             pytest.fail(f"timed out after {timeout_s}s waiting for {what}{tail}")
         time.sleep(every_s)
-
-
-def recreate_topics(bootstrap: str, streams: list[Stream[Any]]) -> None:
-    """Delete the streams' topics and their DLQs, then create them empty: exact counts need it."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    names = [n for s in streams for n in (s.topic, s.dlq_topic)]
-    existing = set(admin.list_topics(timeout=10).topics)
-    doomed = [n for n in names if n in existing]
-    if doomed:
-        for future in admin.delete_topics(doomed, operation_timeout=30).values():
-            future.result()
-    wait_until(
-        lambda: not (set(names) & set(admin.list_topics(timeout=10).topics)), 60, "topic deletion"
-    )
-
-    def created() -> bool:
-        try:
-            ensure_topics(admin, streams)
-        except KafkaException:
-            return False  # still marked for deletion
-        return True
-
-    wait_until(created, 60, "topic creation")
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -188,9 +177,117 @@ class ServiceProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+@dataclass(frozen=True)
+class E2ENamespace:
+    """One test's own corner of the shared local stack. ``env(module)`` configures a service (or
+    the producer) to use it: topics under ``topic_prefix``, the PostgreSQL schema
+    ``postgres_schema``, the MongoDB database ``mongo_database``, the consumer group
+    ``group(module)``, and the stack's servers at the ports of stack.env."""
+
+    name: str
+    stack: dict[str, str]
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"{self.name}."
+
+    @property
+    def postgres_schema(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def mongo_database(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.stack['KAFKA_PORT']}"
+
+    def stream(self, stream: Stream[Any]) -> Stream[Any]:
+        """``stream`` as the test's services see it: its topic (and DLQ) under the prefix."""
+        return stream.namespaced(self.topic_prefix)
+
+    def group(self, module: str) -> str:
+        """The consumer group of ``module`` (``sensor_consumer``, ...) in this namespace."""
+        return f"{self.name}.{module}"
+
+    def env(self, module: str, metrics_port: int = 0, **extra: str) -> dict[str, str]:
+        """Environment of ``python -m <module>`` in this namespace; ``metrics_port`` 0 serves no
+        /metrics. ``extra`` adds settings by field name (``POSTGRES__PORT="5433"``)."""
+        prefix = f"{module.upper()}_"
+        settings = {
+            "KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA__TOPIC_PREFIX": self.topic_prefix,
+            "CONSUMER__GROUP_ID": self.group(module),
+            "METRICS_PORT": str(metrics_port),
+            "POSTGRES__HOST": "127.0.0.1",
+            "POSTGRES__PORT": self.stack["POSTGRES_PORT"],
+            "POSTGRES__USER": self.stack["POSTGRES_USER"],
+            "POSTGRES__PASSWORD": self.stack["POSTGRES_PASSWORD"],
+            "POSTGRES__DATABASE": self.stack["POSTGRES_DB"],
+            "POSTGRES_SCHEMA": self.postgres_schema,
+            "MONGO__URL": f"mongodb://127.0.0.1:{self.stack['MONGO_PORT']}",
+            "MONGO__DATABASE": self.mongo_database,
+            **extra,
+        }
+        return {prefix + key: value for key, value in settings.items()}
+
+    def drop(self) -> None:
+        """Delete the namespace's topics and consumer groups, its schema and its database."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        topics = [
+            t for t in admin.list_topics(timeout=10).topics if t.startswith(self.topic_prefix)
+        ]
+        if topics:
+            for future in admin.delete_topics(topics, operation_timeout=30).values():
+                future.result()
+        groups = [
+            g.group_id
+            for g in admin.list_consumer_groups(request_timeout=10).result().valid
+            if g.group_id.startswith(f"{self.name}.")
+        ]
+        if groups:
+            for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
+                future.result()
+        drop_postgres_schema(self.stack, self.postgres_schema)
+        with MongoClient(f"mongodb://127.0.0.1:{self.stack['MONGO_PORT']}") as client:
+            client.drop_database(self.mongo_database)
+
+
+def drop_postgres_schema(stack: dict[str, str], schema: str, port: str | None = None) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(**postgres_kwargs(stack, port))
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def postgres_kwargs(stack: dict[str, str], port: str | None = None) -> dict[str, Any]:
+    """asyncpg connection arguments of the stack's PostgreSQL (or of one on ``port``)."""
+    return {
+        "host": "127.0.0.1",
+        "port": int(port or stack["POSTGRES_PORT"]),
+        "user": stack["POSTGRES_USER"],
+        "password": stack["POSTGRES_PASSWORD"],
+        "database": stack["POSTGRES_DB"],
+    }
+
+
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Start services; whatever is still running at the end of the test is killed."""
+def namespace(stack: dict[str, str]) -> Iterator[E2ENamespace]:
+    """A fresh namespace for this test (see :class:`E2ENamespace`), dropped after it."""
+    ns = E2ENamespace(f"e2e-{uuid.uuid4().hex[:8]}", stack)
+    yield ns
+    ns.drop()
+
+
+@pytest.fixture
+def services(tmp_path: Path, namespace: E2ENamespace) -> Iterator[Callable[..., ServiceProcess]]:
+    """Start services; whatever is still running at the end of the test is killed (before the
+    test's namespace is dropped: this fixture depends on it, so it is torn down first)."""
     started: list[ServiceProcess] = []
 
     def start(module: str, env: dict[str, str], *args: str) -> ServiceProcess:
@@ -243,16 +340,6 @@ def metric(port: int, name: str, **labels: str) -> float:
     )
 
 
-def stack_process(action: str, name: str) -> None:
-    """Stop or start one process of the local stack (a store outage)."""
-    subprocess.run(
-        ["bash", str(ROOT / "deploy" / "local" / "stack.sh"), action, name],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
 def assert_dlq_holds_exactly(bootstrap: str, stream: Stream[Any], poison: int) -> list[Any]:
     """The stream's DLQ holds ``poison`` letters, one per origin offset, with the origin headers."""
     letters = read_all(bootstrap, stream.dlq_topic, poison)
@@ -267,3 +354,67 @@ def assert_dlq_holds_exactly(bootstrap: str, stream: Stream[Any], poison: int) -
         origins.add((headers[HEADER_PARTITION], headers[HEADER_OFFSET]))
     assert len(origins) == poison  # each poison record once
     return letters
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL of one test's own, run by the local stack's deploy/local/postgres/start.sh
+    with its own data dir and port: an outage test stops and starts this one, never the shared
+    server that a running ``make run`` writes to."""
+
+    stack_dir: Path
+    port: int
+    stack: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120) -> None:
+        log = (self.stack_dir / "postgres.log").open("ab")
+        self.process = subprocess.Popen(
+            ["bash", str(ROOT / "deploy" / "local" / "postgres" / "start.sh")],
+            env={**os.environ, "STACK_DIR": str(self.stack_dir), "POSTGRES_PORT": str(self.port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self.ready, timeout_s, f"the private PostgreSQL on port {self.port}")
+
+    def ready(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            log = (self.stack_dir / "postgres.log").read_text(errors="replace")[-3000:]
+            pytest.fail(f"the private PostgreSQL exited:\n{log}")
+        probe = [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(probe, check=False).returncode == 0
+
+    def stop(self) -> None:
+        """PostgreSQL's fast shutdown (SIGINT), as the stack's supervisor stops it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(60)
+
+    def remove(self) -> None:
+        """Stop it and delete its data (kept outside ``stack_dir`` when the postgres OS user
+        cannot reach that: start.sh links it from ``postgres-home``)."""
+        self.stop()
+        home = self.stack_dir / "postgres-home"
+        if home.is_symlink():
+            shutil.rmtree(home.resolve(), ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path, stack: dict[str, str]) -> Iterator[PrivatePostgres]:
+    """A running PostgreSQL of this test's own (same user, password and database as the stack's),
+    on a free port; deleted after the test."""
+    server = PrivatePostgres(tmp_path / "postgres-stack", free_port(), stack)
+    server.stack_dir.mkdir()
+    server.start()
+    yield server
+    server.remove()

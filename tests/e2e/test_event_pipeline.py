@@ -1,13 +1,14 @@
 """User events and chat messages end to end: producer -> Kafka -> event-consumer -> MongoDB, with
-poison mixed in and the consumer SIGKILLed mid-run. Counts must be exact."""
+poison mixed in and the consumer SIGKILLed mid-run. Counts must be exact.
+
+Each test runs in a namespace of its own (topics, database, group): see conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ from polystream_common.topics import CHAT_MESSAGES, USER_EVENTS, Stream
 
 from .conftest import (
     ROOT,
+    E2ENamespace,
     assert_dlq_holds_exactly,
     group_lag,
     read_all,
-    recreate_topics,
     run_producer,
     scrape,
     wait_until,
@@ -75,35 +76,10 @@ def versions(mongo_url: str, database: str) -> dict[int, int]:
     return asyncio.run(query())
 
 
-@pytest.fixture
-def database(mongo_url: str) -> Iterator[str]:
-    """A database of this test's own, dropped after."""
-    name = f"e2e_events_{uuid.uuid4().hex[:8]}"
-    yield name
-
-    async def drop() -> None:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-        await client.drop_database(name)
-        await client.close()
-
-    asyncio.run(drop())
+MODULE = "event_consumer"
 
 
-@pytest.fixture
-def group(kafka_bootstrap: str) -> str:
-    recreate_topics(kafka_bootstrap, [stream for stream, *_ in STREAMS])
-    return f"e2e-events-{uuid.uuid4().hex[:8]}"
-
-
-def consumer_env(group: str, database: str, metrics_port: int = 0) -> dict[str, str]:
-    return {
-        "EVENT_CONSUMER_CONSUMER__GROUP_ID": group,
-        "EVENT_CONSUMER_MONGO__DATABASE": database,
-        "EVENT_CONSUMER_METRICS_PORT": str(metrics_port),
-    }
-
-
-def produce(tmp_path: Path) -> dict[str, tuple[int, int]]:
+def produce(ns: E2ENamespace, tmp_path: Path) -> dict[str, tuple[int, int]]:
     """Publish both streams with poison; per collection: (valid, poison) records sent."""
     sent = {}
     for stream, mix, count, collection in STREAMS:
@@ -123,8 +99,9 @@ def produce(tmp_path: Path) -> dict[str, tuple[int, int]]:
                 "--quiet",
             ],
             tmp_path / f"producer-{collection}.json",
+            ns.env("producer"),
         )
-        poison = int(report["poison"][stream.topic])
+        poison = int(report["poison"][ns.stream(stream).topic])
         assert report["errors"] == 0
         assert int(report["acked"]) == count
         assert 0.5 * count * POISON_RATE < poison < 1.5 * count * POISON_RATE
@@ -132,28 +109,29 @@ def produce(tmp_path: Path) -> dict[str, tuple[int, int]]:
     return sent
 
 
-def all_lag(bootstrap: str, group: str) -> int:
-    return sum(group_lag(bootstrap, group, stream.topic) for stream, *_ in STREAMS)
+def all_lag(ns: E2ENamespace) -> int:
+    group = ns.group(MODULE)
+    return sum(group_lag(ns.bootstrap, group, ns.stream(stream).topic) for stream, *_ in STREAMS)
 
 
 def test_every_valid_event_and_chat_lands_once_and_poison_goes_to_the_dlq(
     tmp_path: Path,
     services: Any,
-    group: str,
-    database: str,
+    namespace: E2ENamespace,
     kafka_bootstrap: str,
     mongo_url: str,
     unused_tcp_port: int,
 ) -> None:
-    sent = produce(tmp_path)
-    consumer = services("event_consumer", consumer_env(group, database, unused_tcp_port))
-    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 300, "lag 0", service=consumer)
+    ns, database = namespace, namespace.mongo_database
+    sent = produce(ns, tmp_path)
+    consumer = services(MODULE, ns.env(MODULE, unused_tcp_port))
+    wait_until(lambda: all_lag(ns) == 0, 300, "lag 0", service=consumer)
 
     stored = counts(mongo_url, database)
     for collection, (valid, _) in sent.items():
         assert stored[collection] == valid, collection
     for stream, _, _, collection in STREAMS:
-        assert_dlq_holds_exactly(kafka_bootstrap, stream, sent[collection][1])
+        assert_dlq_holds_exactly(kafka_bootstrap, ns.stream(stream), sent[collection][1])
     # The generator's shoppers use both schema versions; both land side by side.
     by_version = versions(mongo_url, database)
     assert set(by_version) == {1, 2}
@@ -168,20 +146,20 @@ def test_every_valid_event_and_chat_lands_once_and_poison_goes_to_the_dlq(
 def test_sigkill_mid_run_then_restart_still_exact(
     tmp_path: Path,
     services: Any,
-    group: str,
-    database: str,
+    namespace: E2ENamespace,
     kafka_bootstrap: str,
     mongo_url: str,
 ) -> None:
-    sent = produce(tmp_path)
+    ns, database = namespace, namespace.mongo_database
+    sent = produce(ns, tmp_path)
     total_valid = sum(v for v, _ in sent.values())
 
     def stored() -> int:
         return sum(counts(mongo_url, database).values())
 
     # Small batches: many checkpoints to fall between, and a run slow enough to kill mid-way.
-    small_batches = {**consumer_env(group, database), "EVENT_CONSUMER_CONSUMER__BATCH_SIZE": "1000"}
-    first = services("event_consumer", small_batches)
+    small_batches = ns.env(MODULE, CONSUMER__BATCH_SIZE="1000")
+    first = services(MODULE, small_batches)
     wait_until(
         lambda: stored() >= total_valid // 5,
         300,
@@ -192,25 +170,27 @@ def test_sigkill_mid_run_then_restart_still_exact(
     first.kill()
     assert stored() < total_valid, "killed too late to prove anything"
 
-    second = services("event_consumer", small_batches)
-    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 300, "lag 0", service=second)
+    second = services(MODULE, small_batches)
+    wait_until(lambda: all_lag(ns) == 0, 300, "lag 0", service=second)
     final = counts(mongo_url, database)
     for collection, (valid, _) in sent.items():
         assert final[collection] == valid, collection
     for stream, _, _, collection in STREAMS:
-        assert_dlq_holds_exactly(kafka_bootstrap, stream, sent[collection][1])
+        assert_dlq_holds_exactly(kafka_bootstrap, ns.stream(stream), sent[collection][1])
     assert second.terminate() == 0
 
 
 def test_a_csv_event_log_lands_in_mongodb_and_its_bad_line_in_the_dlq(
-    services: Any, group: str, database: str, kafka_bootstrap: str, mongo_url: str
+    services: Any, namespace: E2ENamespace, kafka_bootstrap: str, mongo_url: str
 ) -> None:
     """File ingestion feeds the same path: ``producer ingest`` of the sample CSV log."""
+    ns, database = namespace, namespace.mongo_database
     sample = ROOT / "services" / "producer" / "samples" / "user-events.csv"
     lines = sample.read_text().splitlines()[1:]
     good_ids = {line.split(",", 1)[0] for line in lines if ",teleport," not in line}
     result = subprocess.run(
         [sys.executable, "-m", "producer", "ingest", str(sample), "--kind", "user-events"],
+        env={**os.environ, **ns.env("producer")},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -218,8 +198,8 @@ def test_a_csv_event_log_lands_in_mongodb_and_its_bad_line_in_the_dlq(
     )
     assert result.returncode == 0, result.stderr[-2000:]
 
-    consumer = services("event_consumer", consumer_env(group, database))
-    wait_until(lambda: all_lag(kafka_bootstrap, group) == 0, 120, "lag 0", service=consumer)
+    consumer = services(MODULE, ns.env(MODULE))
+    wait_until(lambda: all_lag(ns) == 0, 120, "lag 0", service=consumer)
 
     async def stored_ids() -> set[str]:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
@@ -229,7 +209,7 @@ def test_a_csv_event_log_lands_in_mongodb_and_its_bad_line_in_the_dlq(
             await client.close()
 
     assert asyncio.run(stored_ids()) == good_ids
-    (letter,) = read_all(kafka_bootstrap, USER_EVENTS.dlq_topic, 1)
+    (letter,) = read_all(kafka_bootstrap, ns.stream(USER_EVENTS).dlq_topic, 1)
     headers = {k: v.decode() for k, v in letter.headers()}
     assert headers[HEADER_TOPIC] == f"file:{sample}"
     assert headers[HEADER_OFFSET] == str(len(lines) + 1)  # the file's line number

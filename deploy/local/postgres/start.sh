@@ -10,8 +10,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
-# shellcheck source=deploy/local/stack.env
-source "$ROOT/deploy/local/stack.env"
+# Port and credentials from stack.env, each unless already set: a test runs a private server of
+# its own with a STACK_DIR and POSTGRES_PORT of its choosing (tests/e2e/conftest.py).
+while IFS='=' read -r key value; do
+  [ -n "${!key+set}" ] || declare "$key=$value"
+done < <(grep -E '^[A-Z_]+=' "$ROOT/deploy/local/stack.env")
 STACK_DIR=${STACK_DIR:-$ROOT/.stack}
 PG_BIN=/usr/lib/postgresql/15/bin
 DATA="$STACK_DIR/postgres"
