@@ -56,3 +56,7 @@ def test_load_takes_a_count_or_a_duration_not_both() -> None:
 
 def test_a_command_is_required() -> None:
     assert exit_status([]) == 2
+
+
+def test_delete_product_needs_an_id() -> None:
+    assert exit_status(["delete-product"]) == 2

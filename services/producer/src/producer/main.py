@@ -5,6 +5,7 @@ python -m producer run    [--rate 200] [--mix ...] [--seed N]   steady stream un
 python -m producer load   --count N | --duration S [--rate 0] [--mix sensors=1,...]
                           [--poison-rate 0.01] [--seed 42] [--json report.json] [--pregenerate]
 python -m producer ingest FILE --kind sensors|user-events|products
+python -m producer delete-product ID [ID ...]   tombstones on products.catalog
 
 Mix weights name the streams sensors, user-events, chat and products (sensors=1,chat=0.5).
 """
@@ -26,7 +27,8 @@ from polystream_common.cli import service_app
 from polystream_common.kafka import EventProducer, build_admin
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
-from polystream_common.topics import STREAMS, Stream, ensure_topics
+from polystream_common.topics import PRODUCTS, STREAMS, Stream, ensure_topics
+from producer.catalog import publish_deletions
 from producer.generators import World
 from producer.ingest import FILE_KINDS, ingest
 from producer.load import DeliveryStats, LoadRun, parse_mix, run_load, run_steady
@@ -110,6 +112,25 @@ def ingest_command(
 ) -> None:
     """Publish a file; bad lines go to the DLQ."""
     _exit(_ingest(_settings(), file, kind))
+
+
+@app.command("delete-product")
+def delete_product(
+    ids: Annotated[list[str], typer.Argument(metavar="ID", help="product ids to delete")],
+) -> None:
+    """Remove products from the catalog: one tombstone per id on products.catalog."""
+    settings = _settings()
+    stream = PRODUCTS.namespaced(settings.kafka.topic_prefix)
+    ensure_topics(build_admin(settings.kafka), _streams(settings))
+    producer = EventProducer.build(
+        settings.kafka, settings.producer, client_id="producer-delete", service="producer"
+    )
+    try:
+        deleted = publish_deletions(producer, stream, ids)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    print(json.dumps({"topic": stream.topic, "deleted": deleted}))
 
 
 def main(argv: list[str] | None = None) -> None:
