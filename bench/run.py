@@ -12,6 +12,11 @@
 (event-consumer, bench/results/events.json) runs one part; both by default. Each file records the
 command that made it. Each part runs ``--repeat`` times (3) and reports the run with the median
 ratio, with every run's ratio beside it. Not a test: nothing here asserts a timing.
+
+Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
+namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
+MongoDB database and consumer group, no metrics port. A running ``make run`` is left alone (its
+figures then share the CPU with it, of course).
 """
 
 from __future__ import annotations
@@ -41,13 +46,30 @@ from pymongo import AsyncMongoClient
 
 from polystream_common.schemas import Event
 from polystream_common.sink import SinkRecord
-from polystream_common.topics import SENSOR_READINGS, USER_EVENTS, Stream, ensure_topics
+from polystream_common.topics import SENSOR_READINGS, USER_EVENTS, Stream
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-BOOTSTRAP = "127.0.0.1:19092"
-DSN = "postgresql://polystream:polystream@127.0.0.1:15432/polystream"
-MONGO_URL = "mongodb://127.0.0.1:27027"
+
+
+def read_stack_env() -> dict[str, str]:
+    """Ports and credentials of the local stack (deploy/local/stack.env)."""
+    env: dict[str, str] = {}
+    for line in (ROOT / "deploy" / "local" / "stack.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+STACK = read_stack_env()
+BOOTSTRAP = f"127.0.0.1:{STACK['KAFKA_PORT']}"
+DSN = (
+    f"postgresql://{STACK['POSTGRES_USER']}:{STACK['POSTGRES_PASSWORD']}"
+    f"@127.0.0.1:{STACK['POSTGRES_PORT']}/{STACK['POSTGRES_DB']}"
+)
+MONGO_URL = f"mongodb://127.0.0.1:{STACK['MONGO_PORT']}"
 # The producer's own settings (polystream_common.settings.ProducerSettings defaults).
 PRODUCER_PROPS = {
     "acks": "all",
@@ -62,25 +84,65 @@ COUNT_EVERY_S = 0.05
 E = TypeVar("E", bound=Event)
 
 
-def recreate(stream: Stream[Any]) -> None:
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    names = [stream.topic, stream.dlq_topic]
-    present = [n for n in names if n in admin.list_topics(timeout=10).topics]
-    if present:
-        for f in admin.delete_topics(present, operation_timeout=30).values():
-            f.result()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+class Namespace:
+    """One bench run's own topics (under ``prefix``), PostgreSQL schema, MongoDB database and
+    consumer group; :meth:`drop` deletes them."""
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.prefix = f"bench-{tag}."
+        self.schema = self.database = f"bench_{tag}"
+        self.group = f"bench-{tag}"
+
+    def stream(self, stream: Stream[E]) -> Stream[E]:
+        return stream.namespaced(self.prefix)
+
+    def env(self, service: str) -> dict[str, str]:
+        """Settings of ``python -m <service>`` in this namespace, servers from stack.env."""
+        settings = {
+            "KAFKA__BOOTSTRAP_SERVERS": BOOTSTRAP,
+            "KAFKA__TOPIC_PREFIX": self.prefix,
+            "CONSUMER__GROUP_ID": self.group,
+            "METRICS_PORT": "0",
+            "POSTGRES__HOST": "127.0.0.1",
+            "POSTGRES__PORT": STACK["POSTGRES_PORT"],
+            "POSTGRES__USER": STACK["POSTGRES_USER"],
+            "POSTGRES__PASSWORD": STACK["POSTGRES_PASSWORD"],
+            "POSTGRES__DATABASE": STACK["POSTGRES_DB"],
+            "POSTGRES_SCHEMA": self.schema,
+            "MONGO__URL": MONGO_URL,
+            "MONGO__DATABASE": self.database,
+        }
+        return {f"{service.upper()}_{key}": value for key, value in settings.items()}
+
+    async def drop(self) -> None:
+        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
+        if topics:
+            for future in admin.delete_topics(topics, operation_timeout=30).values():
+                future.result()
+        groups = [
+            g.group_id
+            for g in admin.list_consumer_groups(request_timeout=10).result().valid
+            if g.group_id.startswith(self.group)
+        ]
+        if groups:
+            for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
+                future.result()
+        conn = await asyncpg.connect(DSN)
         try:
-            ensure_topics(admin, [stream])
-            return
-        except Exception:
-            time.sleep(0.5)
-    raise RuntimeError(f"could not recreate {stream.topic}")
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            await conn.close()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URL)
+        try:
+            await client.drop_database(self.database)
+        finally:
+            await client.close()
 
 
 def run_producer(
-    count: int, mix: str, workdir: Path, *, pregenerate: bool = False
+    ns: Namespace, count: int, mix: str, workdir: Path, *, pregenerate: bool = False
 ) -> dict[str, Any]:
     report = workdir / f"producer-{mix}-{pregenerate}.json"
     extra = ["--pregenerate"] if pregenerate else []
@@ -105,6 +167,7 @@ def run_producer(
         ],
         check=True,
         cwd=ROOT,
+        env={**os.environ, **ns.env("producer")},
         stdout=subprocess.DEVNULL,
     )
     return dict(json.loads(report.read_text()))
@@ -115,7 +178,8 @@ def read_topic(stream: Stream[E], count: int) -> list[SinkRecord[E]]:
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"bench-read-{uuid.uuid4()}",
+            # Named under the topic's prefix: the run's Namespace.drop deletes it.
+            "group.id": f"{stream.topic}.reader-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
@@ -171,16 +235,18 @@ async def service_rate(
 
 
 def bench_producer(count: int, workdir: Path) -> dict[str, Any]:
-    recreate(SENSOR_READINGS)
-    ours = run_producer(count, "sensors=1", workdir, pregenerate=True)
-    with_generation = run_producer(count, "sensors=1", workdir)
-    record_size = round(float(ours["avg_record_bytes"]))
-    perf_topic = "bench.producer-perf"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    if perf_topic not in admin.list_topics(timeout=10).topics:
+    ns = Namespace()
+    try:
+        ours = run_producer(ns, count, "sensors=1", workdir, pregenerate=True)
+        with_generation = run_producer(ns, count, "sensors=1", workdir)
+        record_size = round(float(ours["avg_record_bytes"]))
+        perf_topic = f"{ns.prefix}producer-perf"
+        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
         topic = NewTopic(perf_topic, SENSOR_READINGS.partitions, 1)
         admin.create_topics([topic])[perf_topic].result()
-    peer = java_producer_perf(BOOTSTRAP, perf_topic, count, record_size, PRODUCER_PROPS)
+        peer = java_producer_perf(BOOTSTRAP, perf_topic, count, record_size, PRODUCER_PROPS)
+    finally:
+        asyncio.run(ns.drop())
     return {
         "records": count,
         "record_bytes": record_size,
@@ -202,27 +268,30 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
     from sensor_consumer.benchmark import raw_copy_ceiling
     from sensor_consumer.postgres import batch_rows
 
-    recreate(SENSOR_READINGS)
-    run_producer(count, "sensors=1", workdir)
-    conn = await asyncpg.connect(DSN)
+    ns = Namespace()
+    run_producer(ns, count, "sensors=1", workdir)
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": f'"{ns.schema}"'})
     try:
-        if await conn.fetchval("SELECT to_regclass('sensor_readings') IS NOT NULL"):
-            await conn.execute("TRUNCATE sensor_readings, sensors")
 
         async def stored() -> int:
+            # The service creates its schema and tables when it starts.
+            if not await conn.fetchval("SELECT to_regclass('sensor_readings') IS NOT NULL"):
+                return 0
             return int(await conn.fetchval("SELECT count(*) FROM sensor_readings"))
 
-        env = {
-            "SENSOR_CONSUMER_CONSUMER__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-            "SENSOR_CONSUMER_METRICS_PORT": "0",
-        }
         rate = await service_rate(
-            "sensor_consumer", env, count, stored, workdir / "sensor-consumer.log"
+            "sensor_consumer",
+            ns.env("sensor_consumer"),
+            count,
+            stored,
+            workdir / "sensor-consumer.log",
         )
-        rows = batch_rows(read_topic(SENSOR_READINGS, count)).rows
-        ceiling = await raw_copy_ceiling(DSN, rows)
+        rows = batch_rows(read_topic(ns.stream(SENSOR_READINGS), count)).rows
+        # Into the table the service wrote, in the same schema.
+        ceiling = await raw_copy_ceiling(DSN, rows, schema=ns.schema)
     finally:
         await conn.close()
+        await ns.drop()
     return {
         "rows": count,
         "service_rows_per_s": round(rate),
@@ -236,30 +305,30 @@ async def bench_event_consumer(count: int, workdir: Path) -> dict[str, Any]:
     from event_consumer.benchmark import raw_insert_many_ceiling
     from event_consumer.documents import USER_EVENTS_COLLECTION, event_document
 
-    recreate(USER_EVENTS)
-    run_producer(count, "user-events=1", workdir)
-    database = f"bench_{uuid.uuid4().hex[:12]}"
+    ns = Namespace()
+    run_producer(ns, count, "user-events=1", workdir)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URL, tz_aware=True)
     try:
-        db = client[database]
+        db = client[ns.database]
 
         async def stored() -> int:
             return await db[USER_EVENTS_COLLECTION.name].estimated_document_count()
 
-        env = {
-            "EVENT_CONSUMER_MONGO__DATABASE": database,
-            "EVENT_CONSUMER_CONSUMER__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-            "EVENT_CONSUMER_METRICS_PORT": "0",
-        }
         rate = await service_rate(
-            "event_consumer", env, count, stored, workdir / "event-consumer.log"
+            "event_consumer",
+            ns.env("event_consumer"),
+            count,
+            stored,
+            workdir / "event-consumer.log",
         )
         ingested_at = datetime.now(UTC)
-        documents = [event_document(r, ingested_at) for r in read_topic(USER_EVENTS, count)]
+        records = read_topic(ns.stream(USER_EVENTS), count)
+        documents = [event_document(r, ingested_at) for r in records]
+        # Into the collection the service wrote, in the same database.
         ceiling = await raw_insert_many_ceiling(db, USER_EVENTS_COLLECTION, documents)
     finally:
-        await client.drop_database(database)
         await client.close()
+        await ns.drop()
     return {
         "documents": count,
         "service_docs_per_s": round(rate),

@@ -21,12 +21,15 @@ from sensor_consumer.postgres import (
 )
 
 
-async def raw_copy_ceiling(dsn: str, rows: Sequence[ReadingRow], batch: int = 5000) -> float:
+async def raw_copy_ceiling(
+    dsn: str, rows: Sequence[ReadingRow], batch: int = 5000, schema: str = "public"
+) -> float:
     """rows/s of ``copy_records_to_table`` of ``rows`` (see ``postgres.batch_rows``) into an
-    emptied sensor_readings, ``batch`` rows per COPY, each day's partition created beforehand."""
-    conn = await asyncpg.connect(dsn)
+    emptied sensor_readings of ``schema`` (the service's ``postgres_schema``), ``batch`` rows per
+    COPY, each day's partition created beforehand."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": f'"{schema}"'})
     try:
-        await SENSOR_MIGRATIONS.apply(conn)
+        await SENSOR_MIGRATIONS.apply(conn, schema)
         await conn.execute("TRUNCATE sensor_readings, sensors")
         for day in partition_days(r[1] for r in rows):
             await conn.execute(partition_ddl(day))
