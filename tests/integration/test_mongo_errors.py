@@ -15,10 +15,10 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import WriteError
 
 from event_consumer.catalog import ProductCatalogSink
-from event_consumer.documents import USER_EVENTS_COLLECTION
 from event_consumer.mongo import MongoConnection, MongoSink
 from polystream_common.schemas import AnyUserEvent
 from polystream_common.settings import MongoSettings
+from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,6 @@ from pymongo.errors import (
 )
 
 from event_consumer.catalog import ProductCatalogSink
-from event_consumer.documents import USER_EVENTS_COLLECTION
 from event_consumer.mongo import (
     MongoBatchError,
     MongoConnection,
@@ -36,6 +35,7 @@ from event_consumer.mongo import (
 )
 from polystream_common.settings import MongoSettings
 from polystream_common.sink import Sink, TransientSinkError
+from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
 TRANSIENT: list[BaseException] = [
     AutoReconnect("connection closed"),

@@ -26,10 +26,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.errors import BulkWriteError
 
-from event_consumer.documents import CollectionSpec
 from event_consumer.mongo import MongoCollectionSink, MongoConnection, rejections_for
 from polystream_common.schemas import Product
 from polystream_common.sink import DeletingSink, Deletion, Rejection, SinkRecord
+from polystream_readmodels.collections import CollectionSpec
 
 log = logging.getLogger(__name__)
 
