@@ -303,7 +303,8 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
 
 async def bench_event_consumer(count: int, workdir: Path) -> dict[str, Any]:
     from event_consumer.benchmark import raw_insert_many_ceiling
-    from event_consumer.documents import USER_EVENTS_COLLECTION, event_document
+    from event_consumer.documents import event_document
+    from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
     ns = Namespace()
     run_producer(ns, count, "user-events=1", workdir)

@@ -185,54 +185,6 @@ def profile_events(n: int, repeat: int) -> dict[str, float]:
     return res
 
 
-def profile_after(kind: str, n: int, repeat: int) -> dict[str, float]:
-    """The same stages with the prototypes of this folder: the pydantic-core validator called
-    directly, ``PlainSinkRecord``, ``fast_paths.event_document``, ``observe_many``."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from batch_histogram import observe_many
-    from fast_paths import PlainSinkRecord, end_to_end_latencies, event_document
-
-    stream: Stream[Any] = SENSOR_READINGS if kind == "sensor" else USER_EVENTS
-    pairs = sensor_values(n) if kind == "sensor" else event_values(n)
-    msgs = messages(stream.topic, pairs)
-    values = [m.value() for m in msgs]
-    validator = stream.schema.validator
-    hist = new_histogram()
-    res: dict[str, float] = {}
-    res["msg"], _ = timed(lambda: stage_msg(msgs), n, repeat)
-    res["decode"], events = timed(
-        lambda: [validator.validate_json(v, strict=True) for v in values], n, repeat
-    )
-    res["sinkrecord"], records = timed(
-        lambda: [
-            PlainSinkRecord(e, m.topic() or "", m.partition() or 0, m.offset() or 0, m.key())
-            for e, m in zip(events, msgs, strict=True)
-        ],
-        n,
-        repeat,
-    )
-    if kind == "sensor":
-        from sensor_consumer.postgres import batch_rows
-
-        res["rows"], _ = timed(in_batches(batch_rows, records), n, repeat)
-    else:
-        from pymongo import InsertOne
-
-        now = datetime.now(UTC)
-        res["document"], docs = timed(lambda: [event_document(r, now) for r in records], n, repeat)
-        res["insertone"], _ = timed(lambda: [InsertOne(d) for d in docs], n, repeat)
-    res["observe"], _ = timed(
-        in_batches(lambda b: observe_many(hist, end_to_end_latencies(b, time.time())), records),
-        n,
-        repeat,
-    )
-    res["sum"] = sum(res.values())
-    return res
-
-
 def spin(only: str, n: int, seconds: float) -> None:
     """The whole per-record path, over and over, for ``py-spy record``."""
     from pymongo import InsertOne
@@ -288,13 +240,10 @@ def main() -> None:
         return
     for name, fn in (("sensor", profile_sensor), ("events", profile_events)):
         if args.only in (None, name):
-            before = fn(args.n, args.repeat)
-            after = profile_after(name, args.n, args.repeat)
+            stages = fn(args.n, args.repeat)
             print(f"{name}: CPU us/record (best of {args.repeat}, n={args.n}, gc {args.gc})")
-            print(f"  {'stage':24s} {'before':>6s} {'after':>6s}")
-            for stage, us in before.items():
-                other = f"{after[stage]:6.2f}" if stage in after else ""
-                print(f"  {stage:24s} {us:6.2f} {other}")
+            for stage, us in stages.items():
+                print(f"  {stage:24s} {us:6.2f}")
 
 
 if __name__ == "__main__":

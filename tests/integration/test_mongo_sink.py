@@ -13,12 +13,12 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from event_consumer.bootstrap import bootstrap
-from event_consumer.documents import USER_EVENTS_COLLECTION, CollectionSpec
 from event_consumer.mongo import MongoConnection, MongoSink
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.schemas import AnyUserEvent, ChatMessage, UserEventV1, UserEventV2
 from polystream_common.settings import MongoSettings
 from polystream_common.sink import SinkRecord
+from polystream_readmodels.collections import USER_EVENTS_COLLECTION, CollectionSpec
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from event_consumer.catalog import (
-    PRODUCTS_COLLECTION,
     ProductCatalogSink,
     latest_per_product,
     product_document,
@@ -19,6 +18,7 @@ from event_consumer.mongo import MongoConnection
 from polystream_common.schemas import Product
 from polystream_common.settings import MongoSettings
 from polystream_common.sink import DeletingSink, Deletion, SinkRecord
+from polystream_readmodels.collections import PRODUCTS_COLLECTION
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
 NOW = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)

@@ -9,11 +9,7 @@ from typing import Any
 import pytest
 
 from event_consumer.bootstrap import bootstrap
-from event_consumer.documents import (
-    CHAT_MESSAGES_COLLECTION,
-    USER_EVENTS_COLLECTION,
-    event_document,
-)
+from event_consumer.documents import event_document
 from event_consumer.mongo import (
     MongoBatchError,
     MongoCollectionSink,
@@ -23,6 +19,7 @@ from event_consumer.mongo import (
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.schemas import ChatMessage, UserEventV1, UserEventV2
 from polystream_common.sink import DeletingSink, SinkRecord
+from polystream_readmodels.collections import CHAT_MESSAGES_COLLECTION, USER_EVENTS_COLLECTION
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
 NOW = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
@@ -202,3 +199,41 @@ def test_production_refuses_the_local_server_url(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("EVENT_CONSUMER_ENVIRONMENT", "production")
     with pytest.raises(ValueError, match="mongo"):
         EventConsumerSettings()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        UserEventV1(
+            event_id=uuid.uuid4(),
+            event_time=datetime(2026, 1, 2, tzinfo=UTC),
+            user_id="u",
+            session_id="s",
+            event_type="purchase",
+            product_id="p",
+            price=9.5,
+            quantity=2,
+        ),
+        UserEventV2(
+            event_id=uuid.uuid4(),
+            event_time=datetime(2026, 1, 2, tzinfo=UTC),
+            user_id="u",
+            session_id="s",
+            event_type="view",
+            device="ios",
+        ),
+        ChatMessage(
+            event_id=uuid.uuid4(),
+            event_time=datetime(2026, 1, 2, tzinfo=UTC),
+            user_id="u",
+            conversation_id="c",
+            text="hi",
+        ),
+    ],
+)
+def test_documents_built_from_the_model_dict_equal_model_dump(event: Any) -> None:
+    now = datetime.now(UTC)
+    doc = event_document(SinkRecord(event, "t", 0, 1), now)
+    dumped = event.model_dump(mode="python", exclude_none=True, exclude={"event_id"})
+    assert {k: v for k, v in doc.items() if k not in ("_id", "kafka", "ingested_at")} == dumped
+    assert list(doc)[1 : len(dumped) + 1] == list(dumped)  # same field order

@@ -117,6 +117,7 @@ async def retry_until_stopped(
         before_sleep=on_retry,
         reraise=True,
     )
+
     async def call() -> None:  # tenacity awaits only coroutine functions, not lambdas
         await attempt()
 

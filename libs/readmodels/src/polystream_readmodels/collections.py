@@ -43,3 +43,12 @@ CHAT_MESSAGES_COLLECTION = CollectionSpec(
     ),
 )
 """``chat.messages``: the source of truth of the raw chat logs."""
+
+PRODUCTS_COLLECTION = CollectionSpec(
+    "products",
+    (
+        # A category's products by price (the recommender's candidates); serves category alone.
+        IndexModel([("category", ASCENDING), ("price", ASCENDING)], name="category_price"),
+    ),
+)
+"""``products.catalog``: one document per product, its latest record (``_id`` = product id)."""

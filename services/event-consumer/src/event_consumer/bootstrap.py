@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from event_consumer.catalog import ProductCatalogSink
-from event_consumer.documents import CHAT_MESSAGES_COLLECTION, USER_EVENTS_COLLECTION
 from event_consumer.mongo import MongoConnection, MongoSink
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.loop import Route
 from polystream_common.schemas import AnyUserEvent, ChatMessage
 from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, USER_EVENTS
+from polystream_readmodels.collections import CHAT_MESSAGES_COLLECTION, USER_EVENTS_COLLECTION
 
 
 def bootstrap(settings: EventConsumerSettings) -> list[Route[Any]]:

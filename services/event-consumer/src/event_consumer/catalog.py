@@ -23,24 +23,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from event_consumer.mongo import MongoCollectionSink, MongoConnection, rejections_for
 from polystream_common.schemas import Product
 from polystream_common.sink import DeletingSink, Deletion, Rejection, SinkRecord
-from polystream_readmodels.collections import CollectionSpec
+from polystream_readmodels.collections import PRODUCTS_COLLECTION
 
 log = logging.getLogger(__name__)
-
-PRODUCTS_COLLECTION = CollectionSpec(
-    "products",
-    (
-        # A category's products by price (the recommender's candidates); serves category alone.
-        IndexModel([("category", ASCENDING), ("price", ASCENDING)], name="category_price"),
-    ),
-)
-"""``products.catalog``: one document per product, its latest record."""
 
 
 def product_document(record: SinkRecord[Product], ingested_at: datetime) -> dict[str, Any]:

@@ -17,23 +17,19 @@ from typing import Any
 from polystream_common.schemas import Event
 from polystream_common.sink import SinkRecord
 
-# Re-exported while callers outside the package (bench/, the catalog sink) move to the library.
-from polystream_readmodels.collections import (
-    CHAT_MESSAGES_COLLECTION,
-    USER_EVENTS_COLLECTION,
-    CollectionSpec,
-)
-
-__all__ = ["CHAT_MESSAGES_COLLECTION", "USER_EVENTS_COLLECTION", "CollectionSpec", "event_document"]
-
 
 def event_document(record: SinkRecord[Any], ingested_at: datetime) -> dict[str, Any]:
-    """The document stored for one record; ``_id`` is ``str(event_id)``."""
+    """The document stored for one record; ``_id`` is ``str(event_id)``.
+
+    Built from the model's ``__dict__``, not ``model_dump``: the wire models are flat (no nested
+    model, alias or computed field), so the values are the same, at a third of the cost per
+    record (measured: bench/profile). A test checks it against ``model_dump`` on every model.
+    """
     event: Event = record.value
-    fields = event.model_dump(mode="python", exclude_none=True, exclude={"event_id"})
-    return {
-        "_id": str(event.event_id),
-        **fields,
-        "kafka": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
-        "ingested_at": ingested_at,
-    }
+    doc: dict[str, Any] = {"_id": str(event.event_id)}
+    for name, value in event.__dict__.items():
+        if value is not None and name != "event_id":
+            doc[name] = value
+    doc["kafka"] = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    doc["ingested_at"] = ingested_at
+    return doc

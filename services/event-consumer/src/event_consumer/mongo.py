@@ -37,10 +37,11 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from event_consumer.documents import CollectionSpec, event_document
+from event_consumer.documents import event_document
 from polystream_common.schemas import Event
 from polystream_common.settings import MongoSettings
 from polystream_common.sink import Rejection, Sink, SinkRecord, TransientSinkError
+from polystream_readmodels.collections import CollectionSpec
 
 log = logging.getLogger(__name__)
 
