@@ -197,9 +197,17 @@ class ConsumeLoop:
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._sink_busy: asyncio.Lock | None = None  # held by every sink call
+        self._polling: asyncio.Lock | None = None  # one caller of the consumer at a time
+        self._pause_holders = 0  # retries and long writes that need the partitions paused
+        # One transaction at a time on the checkpoint's producer: the loop's and a revoke's.
+        self._committing = threading.Lock()
+        self._checkpointing: asyncio.Task[None] | None = None  # the previous batch's commit
+        self._stopped_at = 0.0
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in flight and exit; safe from a signal handler."""
+        if self._running:
+            self._stopped_at = time.monotonic()
         self._running = False
 
     async def run(self) -> None:
@@ -208,6 +216,7 @@ class ConsumeLoop:
         self._event_loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._sink_busy = asyncio.Lock()
+        self._polling = asyncio.Lock()
         self._consumer.subscribe(
             list(self._routes),
             on_assign=self._on_assign,
@@ -217,20 +226,24 @@ class ConsumeLoop:
         try:
             ahead: DecodedBatch | None = None  # polled and decoded, not written yet
             while self._running:
-                # With a batch in hand, take only what is fetched already: its write must not
-                # wait for the next batch to arrive.
-                timeout = 0.0 if ahead else self._settings.batch_timeout_s
-                batch = await self._poll_batch(timeout)
                 if ahead is None:
+                    batch = await self._poll_batch(self._settings.batch_timeout_s)
                     ahead = await self._decode(batch) if batch else None
                     continue
-                # Write and checkpoint one batch while the next is decoded: decoding yields
-                # between chunks, so it runs while the write waits on its store.
+                # Write one batch while the next is polled and decoded, and while the previous
+                # one's checkpoint commits: the store, the consumer and the broker work at once.
+                # Polling takes only what is fetched already: the write must not wait for it.
                 store = asyncio.create_task(self._store(ahead))
                 try:
+                    batch = await self._poll_batch(0.0)
                     ahead = await self._decode(batch) if batch else None
                 finally:
                     await store
+        except BaseException:
+            await self._settle_checkpoint(quiet=True)  # the first error is the one to raise
+            raise
+        else:
+            await self._settle_checkpoint()
         finally:
             await asyncio.to_thread(self._consumer.close)
             log.info("consumer closed")
@@ -238,25 +251,32 @@ class ConsumeLoop:
     # -- polling ---------------------------------------------------------------------------
 
     async def _poll_batch(self, timeout_s: float) -> list[KafkaMessage]:
-        batch, self._carry = self._carry, []
-        want = self._settings.batch_size - len(batch)
-        if want > 0:
-            batch.extend(await asyncio.to_thread(self._consumer.consume, want, timeout_s))
+        assert self._polling is not None
+        async with self._polling:
+            batch, self._carry = self._carry, []
+            want = self._settings.batch_size - len(batch)
+            if want > 0:
+                batch.extend(await asyncio.to_thread(self._consumer.consume, want, timeout_s))
         return batch
 
     async def _poll_paused(self, timeout_s: float) -> None:
         """One poll with every partition paused: serves the group protocol (heartbeats,
         rebalances) and fetches nothing new; a record already fetched is carried over."""
-        self._pause()  # covers partitions assigned since the last call
-        msg = await asyncio.to_thread(self._consumer.poll, timeout_s)
-        if msg is not None and msg.error() is None:
-            self._carry.append(msg)
+        assert self._polling is not None
+        async with self._polling:
+            self._pause()  # covers partitions assigned since the last call
+            msg = await asyncio.to_thread(self._consumer.poll, timeout_s)
+            if msg is not None and msg.error() is None:
+                self._carry.append(msg)
 
     async def _wait_polling(self, delay_s: float) -> None:
         """Sleep ``delay_s`` while serving the group protocol with paused partitions (tenacity's
         sleep between two attempts)."""
         deadline = time.monotonic() + delay_s
-        while (remaining := deadline - time.monotonic()) > 0 and self._running:
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not self._running:  # the consumer is about to close: just wait
+                await asyncio.sleep(remaining)
+                return
             await self._poll_paused(min(remaining, 1.0))
 
     async def _keeping_membership(self, work: Awaitable[T]) -> T:
@@ -266,17 +286,29 @@ class ConsumeLoop:
         try:
             done, _ = await asyncio.wait({task}, timeout=self._settings.keepalive_s)
             if not done:
-                was_paused = self._paused
-                while not task.done():
-                    poll = asyncio.ensure_future(self._poll_paused(KEEPALIVE_POLL_S))
-                    await asyncio.wait({task, poll}, return_when=asyncio.FIRST_COMPLETED)
-                    await poll  # one caller of the consumer at a time
-                if not was_paused:
-                    self._resume()
+                self._hold_pause()
+                try:
+                    while not task.done():
+                        poll = asyncio.ensure_future(self._poll_paused(KEEPALIVE_POLL_S))
+                        await asyncio.wait({task, poll}, return_when=asyncio.FIRST_COMPLETED)
+                        await poll  # one caller of the consumer at a time
+                finally:
+                    self._release_pause()
             return await task
         except BaseException:
             task.cancel()
             raise
+
+    def _hold_pause(self) -> None:
+        """Keep the partitions paused until the matching :meth:`_release_pause`: a write retried
+        and a checkpoint retried may overlap, and the first to recover must not resume."""
+        self._pause_holders += 1
+        self._pause()
+
+    def _release_pause(self) -> None:
+        self._pause_holders -= 1
+        if self._pause_holders == 0:
+            self._resume()
 
     def _pause(self) -> None:
         self._consumer.pause(self._consumer.assignment())
@@ -351,9 +383,10 @@ class ConsumeLoop:
                 letters.extend(refused)
             self._written.update({tp: end for tp, end in batch.ends.items() if tp[0] == topic})
         self._letters.extend(letters)
-
-        if await self._run_checkpoint():
-            self._observe_end_to_end(batch.records)
+        # One transaction at a time, in batch order: wait for the previous batch's, then let
+        # this one's commit while the next batch is written.
+        await self._settle_checkpoint()
+        self._checkpointing = asyncio.create_task(self._run_checkpoint(batch.records))
 
     async def _write_route(
         self, route: Route[Any], records: list[SinkRecord[Any]], deletions: list[Deletion]
@@ -458,8 +491,20 @@ class ConsumeLoop:
         attempt: Callable[[], Awaitable[T]],
         metrics: SinkMetrics | None = None,
         size: int = 0,
+        grace_s: float = 0.0,
     ) -> T | _Stopped:
+        """Run ``attempt`` until it succeeds, retrying ``transient`` errors with backoff while
+        the loop runs (and ``grace_s`` after it is stopped)."""
+        holding = False
+
+        def stopped(_state: RetryCallState) -> bool:
+            return not self._running and time.monotonic() - self._stopped_at >= grace_s
+
         def on_retry(state: RetryCallState) -> None:
+            nonlocal holding
+            if not holding:
+                holding = True
+                self._hold_pause()
             exc = state.outcome.exception() if state.outcome else None
             self._metrics.retry(target, type(exc).__name__)
             self._metrics.sink_up(target, False)
@@ -479,7 +524,7 @@ class ConsumeLoop:
             wait=wait_random_exponential(
                 multiplier=self._settings.backoff_initial_s, max=self._settings.backoff_max_s
             ),
-            stop=lambda _state: not self._running,
+            stop=stopped,
             sleep=self._wait_polling,
             before_sleep=on_retry,
             reraise=True,
@@ -494,11 +539,12 @@ class ConsumeLoop:
         try:
             result: T = await retrying(timed)
         except Exception as exc:
-            if transient(exc) and not self._running:
+            if transient(exc) and stopped(None):  # type: ignore[arg-type]
                 return _STOPPED
             raise
         finally:
-            self._resume()
+            if holding:
+                self._release_pause()
         self._metrics.sink_up(target, True)
         return result
 
@@ -514,33 +560,54 @@ class ConsumeLoop:
         self._letters = [d for d in self._letters if (d.topic, d.partition) not in partitions]
         return letters, offsets
 
-    async def _run_checkpoint(self) -> bool:
-        # Partitions revoked meanwhile were checkpointed by the callback or belong to another
-        # member now, which redelivers them: only what is still ours is committed here.
-        self._written = {tp: end for tp, end in self._written.items() if tp in self._assigned}
-        self._letters = [d for d in self._letters if (d.topic, d.partition) in self._assigned]
-        letters, offsets = (
-            list(self._letters),
-            [TopicPartition(t, p, end) for (t, p), end in self._written.items()],
-        )
+    async def _settle_checkpoint(self, *, quiet: bool = False) -> None:
+        """Wait for the checkpoint in flight; its fatal error propagates (the service must
+        stop), unless ``quiet``: another error is already on its way out."""
+        task, self._checkpointing = self._checkpointing, None
+        if task is None:
+            return
+        if not quiet:
+            await task
+            return
+        try:
+            await task
+        except Exception:
+            log.exception("checkpoint failed while the loop was stopping")
+
+    async def _run_checkpoint(self, records: dict[str, list[SinkRecord[Any]]]) -> None:
+        """Commit what is written: dead letters and offsets, in one transaction."""
+        letters, offsets = self._take_pending(self._assigned)
         timeout_s = self._settings.checkpoint_timeout_s
 
+        def commit_ours() -> None:
+            # Partitions revoked meanwhile were checkpointed by the callback or belong to another
+            # member now, which redelivers them: only what is still ours is committed, decided
+            # under the lock the revoke callback holds while it commits and gives them up.
+            with self._committing:
+                mine = [o for o in offsets if (o.topic, o.partition) in self._assigned]
+                dead = [d for d in letters if (d.topic, d.partition) in self._assigned]
+                self._checkpoint.commit(dead, mine, timeout_s)
+                offsets[:], letters[:] = mine, dead
+
         async def commit() -> bool:
-            await asyncio.to_thread(self._checkpoint.commit, letters, offsets, timeout_s)
+            await asyncio.to_thread(commit_ours)
             return True
 
         def transient(exc: BaseException) -> bool:
             return not isinstance(exc, FatalCheckpointError)
 
         try:
-            if isinstance(await self._retrying("checkpoint", transient, commit), _Stopped):
-                return False
+            # A stop lets the last checkpoint try a while longer: what is written is committed.
+            grace_s = self._settings.checkpoint_timeout_s
+            if isinstance(
+                await self._retrying("checkpoint", transient, commit, grace_s=grace_s), _Stopped
+            ):
+                return  # stopped while the broker is down: redelivered on the next start
         except FatalCheckpointError:
             self._metrics.fatal_stop("checkpoint")
             raise
-        self._written.clear()
-        self._letters.clear()
         self._store_offsets(offsets)
+        self._observe_end_to_end(records)
         for letter in letters:
             self._metrics.dlq(letter.topic, letter.error_class)
         if letters:
@@ -552,7 +619,6 @@ class ConsumeLoop:
                     "first": (first.topic, first.partition, first.offset, first.error_class),
                 },
             )
-        return True
 
     def _store_offsets(self, offsets: list[TopicPartition]) -> None:
         """Tell the consumer what the checkpoint committed. The commit went through the
@@ -587,14 +653,23 @@ class ConsumeLoop:
         deadline = Deadline(self._settings.rebalance_timeout_s)
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         self._wait_for_sinks(deadline)
-        letters, offsets = self._take_pending(revoked)
-        if letters or offsets:
+        # The loop's checkpoint in flight finishes first; then this one; then the partitions go.
+        if self._committing.acquire(timeout=deadline.remaining()):
             try:
-                self._checkpoint.commit(letters, offsets, deadline.remaining())
-            except Exception as exc:  # the next owner redelivers them; sinks are idempotent
-                self._metrics.commit_failed()
-                log.warning("checkpoint on revoke failed", extra={"error": repr(exc)})
-        self._assigned -= revoked
+                letters, offsets = self._take_pending(revoked)
+                if letters or offsets:
+                    try:
+                        self._checkpoint.commit(letters, offsets, deadline.remaining())
+                    except Exception as exc:  # the next owner redelivers them (idempotent sinks)
+                        self._metrics.commit_failed()
+                        log.warning("checkpoint on revoke failed", extra={"error": repr(exc)})
+                self._assigned -= revoked
+            finally:
+                self._committing.release()
+        else:
+            self._take_pending(revoked)
+            self._assigned -= revoked
+            log.error("checkpoint on revoke skipped: the one in flight passed the deadline")
         self._run_hooks("on_revoke", sorted(revoked), deadline)
         log.info("partitions revoked", extra={"partitions": _names(partitions)})
 
