@@ -297,7 +297,7 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
         "service_rows_per_s": round(rate),
         "raw_copy_rows_per_s": round(ceiling),
         "ratio": round(rate / ceiling, 3),
-        "target": 0.7,
+        "target": 0.8,
     }
 
 
@@ -335,7 +335,7 @@ async def bench_event_consumer(count: int, workdir: Path) -> dict[str, Any]:
         "service_docs_per_s": round(rate),
         "raw_insert_many_docs_per_s": round(ceiling),
         "ratio": round(rate / ceiling, 3),
-        "target": 0.7,
+        "target": 0.8,
     }
 
 
