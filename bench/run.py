@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from kafka_peer import java_producer_perf
@@ -78,7 +78,7 @@ PRODUCER_PROPS = {
     "batch.size": str(256 * 1024),
     "compression.type": "lz4",
 }
-# How often the stored count is read while a service runs: small against the run's seconds.
+# How often the checkpointed count is read while a service runs: small against the run's seconds.
 COUNT_EVERY_S = 0.05
 
 E = TypeVar("E", bound=Event)
@@ -201,6 +201,20 @@ def read_topic(stream: Stream[E], count: int) -> list[SinkRecord[E]]:
     return records
 
 
+def committed_records(group: str, stream: Stream[Any]) -> Callable[[], Awaitable[int]]:
+    """Records the service has checkpointed: the sum of its group's committed offsets (the topic
+    has no transaction markers). One request to the group coordinator: unlike a ``count(*)``
+    every 50 ms, the observer takes no CPU from the store the service writes to."""
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group})
+    partitions = [TopicPartition(stream.topic, p) for p in range(stream.partitions)]
+
+    async def committed() -> int:
+        offsets = await asyncio.to_thread(consumer.committed, partitions, 10)
+        return sum(max(tp.offset, 0) for tp in offsets)
+
+    return committed
+
+
 async def service_rate(
     module: str,
     env: dict[str, str],
@@ -283,9 +297,11 @@ async def bench_sensor_consumer(count: int, workdir: Path) -> dict[str, Any]:
             "sensor_consumer",
             ns.env("sensor_consumer"),
             count,
-            stored,
+            committed_records(ns.group, ns.stream(SENSOR_READINGS)),
             workdir / "sensor-consumer.log",
         )
+        if (written := await stored()) != count:
+            raise RuntimeError(f"sensor-consumer wrote {written} rows of {count}")
         rows = batch_rows(read_topic(ns.stream(SENSOR_READINGS), count)).rows
         # Into the table the service wrote, in the same schema.
         ceiling = await raw_copy_ceiling(DSN, rows, schema=ns.schema)
@@ -319,9 +335,11 @@ async def bench_event_consumer(count: int, workdir: Path) -> dict[str, Any]:
             "event_consumer",
             ns.env("event_consumer"),
             count,
-            stored,
+            committed_records(ns.group, ns.stream(USER_EVENTS)),
             workdir / "event-consumer.log",
         )
+        if (written := await stored()) != count:
+            raise RuntimeError(f"event-consumer wrote {written} documents of {count}")
         ingested_at = datetime.now(UTC)
         records = read_topic(ns.stream(USER_EVENTS), count)
         documents = [event_document(r, ingested_at) for r in records]
