@@ -4,35 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import pytest
 
 from polystream_common.loop import ConsumeLoop, Route
 from polystream_common.metrics import CONSUMER_LAG, CONSUMER_PAUSED, ConsumerMetrics
-from polystream_common.schemas import SensorReading, utc_now
+from polystream_common.schemas import SensorReading
 from polystream_common.settings import ConsumerSettings
-from polystream_common.testing import FakeConsumer, InMemorySink, RecordingCheckpoint
+from polystream_common.testing import (
+    FakeConsumer,
+    InMemorySink,
+    RecordingCheckpoint,
+    sensor_readings,
+)
 from polystream_common.topics import SENSOR_READINGS
 
 TOPIC = SENSOR_READINGS.topic
 SETTINGS = ConsumerSettings(group_id="t", batch_size=7, backoff_initial_s=0.001, backoff_max_s=0.01)
 
 
-def valid(n: int) -> list[SensorReading]:
-    return [
-        SensorReading(
-            event_id=uuid.uuid4(),
-            event_time=utc_now(),
-            sensor_id=f"s-{i % 3}",
-            sensor_type="temperature",
-            location="plant-a",
-            unit="C",
-            value=float(i),
-        )
-        for i in range(n)
-    ]
+valid = sensor_readings
 
 
 def encoded(events: list[SensorReading]) -> list[bytes | None]:

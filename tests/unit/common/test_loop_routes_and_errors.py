@@ -16,28 +16,22 @@ from polystream_common.checkpoint import Deadline, KafkaTransactionalCheckpoint
 from polystream_common.dlq import DeadLetter
 from polystream_common.loop import ConsumeLoop, FatalSinkError, Route, check_routes
 from polystream_common.metrics import SINK_BISECTIONS, ConsumerMetrics
-from polystream_common.schemas import Product, SensorReading, utc_now
+from polystream_common.schemas import Product, utc_now
 from polystream_common.settings import ConsumerSettings
-from polystream_common.testing import FakeConsumer, InMemorySink, InMemoryTable, RecordingCheckpoint
+from polystream_common.testing import (
+    FakeConsumer,
+    InMemorySink,
+    InMemoryTable,
+    RecordingCheckpoint,
+    sensor_readings,
+)
 from polystream_common.topics import PRODUCTS, SENSOR_READINGS
 
 TOPIC = SENSOR_READINGS.topic
 SETTINGS = ConsumerSettings(group_id="t", batch_size=7, backoff_initial_s=0.001, backoff_max_s=0.01)
 
 
-def readings(n: int) -> list[SensorReading]:
-    return [
-        SensorReading(
-            event_id=uuid.uuid4(),
-            event_time=utc_now(),
-            sensor_id=f"s-{i % 3}",
-            sensor_type="temperature",
-            location="plant-a",
-            unit="C",
-            value=float(i),
-        )
-        for i in range(n)
-    ]
+readings = sensor_readings
 
 
 def product(pid: str, price: float) -> Product:

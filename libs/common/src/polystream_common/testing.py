@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from confluent_kafka import TopicPartition
 
 from polystream_common.dlq import DeadLetter
-from polystream_common.schemas import Event
+from polystream_common.schemas import Event, SensorReading, utc_now
 from polystream_common.sink import (
     DeletingSink,
     Deletion,
@@ -23,6 +23,22 @@ from polystream_common.sink import (
     SinkRecord,
     TopicPartitionId,
 )
+
+
+def sensor_readings(n: int, sensors: int = 3) -> list[SensorReading]:
+    """``n`` valid readings of ``sensors`` sensors, each with a fresh event id: test data."""
+    return [
+        SensorReading(
+            event_id=uuid4(),
+            event_time=utc_now(),
+            sensor_id=f"s-{i % sensors}",
+            sensor_type="temperature",
+            location="plant-a",
+            unit="C",
+            value=float(i),
+        )
+        for i in range(n)
+    ]
 
 
 class InMemorySink(Sink[Event]):
