@@ -51,10 +51,11 @@ polystream is running. Where to look:
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
   metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
-  MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages)
+  MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages, products)
   sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
   behaviour analytics .venv/bin/python -m event_consumer analytics funnel --by campaign
   a load test         .venv/bin/python -m producer load --count 200000 --rate 0
+  delete a product    .venv/bin/python -m producer delete-product P-0001   (a tombstone: gone from MongoDB)
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
