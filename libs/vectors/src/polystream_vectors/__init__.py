@@ -1,0 +1,1 @@
+"""The VectorStore port and its adapters."""
