@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from polystream_vectors.milvus import milvus_expression
-from polystream_vectors.store import Filter
+import pytest
+
+from polystream_vectors.milvus import _micros, _payload, _row, milvus_expression
+from polystream_vectors.store import CollectionSpec, Filter, PayloadType, Point
 
 
 def test_equality_and_ranges_are_anded() -> None:
@@ -36,3 +38,18 @@ def test_quotes_backslashes_and_control_characters_are_escaped() -> None:
     assert milvus_expression(Filter(equals={"c": "a\\b"})) == r'(c == "a\\b")'
     assert milvus_expression(Filter(equals={"c": "a\nb\tc"})) == r'(c == "a\nb\tc")'
     assert milvus_expression(Filter(equals={"c": "chaussures été"})) == '(c == "chaussures été")'
+
+
+def test_rows_carry_every_payload_field_and_datetimes_round_trip() -> None:
+    spec = CollectionSpec(
+        "chat_messages", 2, {"user_id": PayloadType.KEYWORD, "at": PayloadType.DATETIME}
+    )
+    at = datetime(2026, 11, 23, 11, 30, 0, 123456, tzinfo=UTC)
+    row = _row(spec, Point(7, [1.0, 0.0], {"user_id": "u1", "at": at}))
+    assert row == {"id": 7, "vector": [1.0, 0.0], "user_id": "u1", "at": _micros(at)}
+    assert _payload(spec, row) == {"user_id": "u1", "at": at}
+    # Milvus 2.3 has no nullable fields: a missing one is refused before it reaches the server.
+    with pytest.raises(ValueError, match="lacks payload field 'at'"):
+        _row(spec, Point(7, [1.0, 0.0], {"user_id": "u1"}))
+    with pytest.raises(ValueError, match="not in the spec"):
+        _row(spec, Point(7, [1.0, 0.0], {"user_id": "u1", "at": at, "lang": "en"}))
