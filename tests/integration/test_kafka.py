@@ -4,6 +4,7 @@ together or not at all)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -174,4 +175,14 @@ def test_ensure_topics_adds_partitions_to_a_topic_created_with_fewer(
     ensure_topics(admin, [stream])
     wider = Stream(stream.topic, 4, stream.key_field, stream.schema)  # a newer release's registry
     ensure_topics(admin, [wider])
-    assert len(admin.list_topics(timeout=10).topics[stream.topic].partitions) == 4
+
+    def partitions() -> int:
+        return len(admin.list_topics(stream.topic, timeout=10).topics[stream.topic].partitions)
+
+    # The controller has the new partitions once ensure_topics returns; the broker's metadata
+    # cache follows a moment later.
+    deadline = time.monotonic() + 15
+    while partitions() != 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert partitions() == 4
+    ensure_topics(admin, [wider])  # already wide enough: nothing to do, no error

@@ -146,7 +146,13 @@ def _grow_partitions(
     if not grow:
         return
     for topic, future in admin.create_partitions(grow, request_timeout=timeout_s).items():
-        future.result()
+        try:
+            future.result()
+        except KafkaException as exc:
+            # Another service grew it first (or this broker's metadata was stale): done.
+            if exc.args[0].code() != KafkaError.INVALID_PARTITIONS:
+                raise
+            continue
         log.warning(
             "added partitions to a topic: keys written before keep their old partition",
             extra={"topic": topic},
