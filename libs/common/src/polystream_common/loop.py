@@ -506,8 +506,7 @@ class ConsumeLoop:
                 holding = True
                 self._hold_pause()
             exc = state.outcome.exception() if state.outcome else None
-            self._metrics.retry(target, type(exc).__name__)
-            self._metrics.sink_up(target, False)
+            self._metrics.failing(target, exc)
             if metrics is not None:
                 metrics.failed.inc(size)
             log.warning(
@@ -521,9 +520,7 @@ class ConsumeLoop:
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(transient),
-            wait=wait_random_exponential(
-                multiplier=self._settings.backoff_initial_s, max=self._settings.backoff_max_s
-            ),
+            wait=backoff(self._settings),
             stop=stopped,
             sleep=self._wait_polling,
             before_sleep=on_retry,
@@ -737,6 +734,13 @@ class ConsumeLoop:
             log.error("rebalance step passed its deadline", extra={"step": what})
         except Exception as exc:
             log.error("rebalance step failed", extra={"step": what, "error": repr(exc)})
+
+
+def backoff(settings: ConsumerSettings) -> wait_random_exponential:
+    """The wait between two retries, for every retry a consumer service makes."""
+    return wait_random_exponential(
+        multiplier=settings.backoff_initial_s, max=settings.backoff_max_s
+    )
 
 
 class _Stopped:

@@ -143,6 +143,11 @@ class ConsumerMetrics:
     def retry(self, sink: str, error: str) -> None:
         SINK_RETRIES.labels(self.service, sink, error).inc()
 
+    def failing(self, target: str, error: BaseException | None) -> None:
+        """An attempt on ``target`` (a sink, a server at start-up) failed and will be retried."""
+        self.retry(target, type(error).__name__)
+        self.sink_up(target, False)
+
     def sink_up(self, sink: str, up: bool) -> None:
         SINK_UP.labels(self.service, sink).set(1 if up else 0)
 

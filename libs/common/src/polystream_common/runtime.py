@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import Producer
-from tenacity import AsyncRetrying, RetryCallState, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState
 
 from polystream_common.checkpoint import (
     Checkpoint,
@@ -33,10 +33,11 @@ from polystream_common.loop import (
     FatalSinkError,
     KafkaConsumerPort,
     Route,
+    backoff,
     check_routes,
 )
 from polystream_common.metrics import ConsumerMetrics, serve_metrics
-from polystream_common.settings import ConsumerServiceSettings
+from polystream_common.settings import ConsumerServiceSettings, ConsumerSettings
 from polystream_common.topics import Stream, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ async def retry_until_stopped(
     attempt: Callable[[], Awaitable[Any]],
     metrics: ConsumerMetrics,
     stop: asyncio.Event,
+    settings: ConsumerSettings,
 ) -> None:
     """Run a start-up step, retrying with backoff while its server is down (visible in metrics).
 
@@ -100,8 +102,7 @@ async def retry_until_stopped(
 
     def on_retry(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        metrics.retry(target, type(exc).__name__)
-        metrics.sink_up(target, False)
+        metrics.failing(target, exc)
         log.warning("start-up step failed, retrying", extra={"target": target, "error": repr(exc)})
 
     async def sleep(seconds: float) -> None:
@@ -111,7 +112,7 @@ async def retry_until_stopped(
             return
 
     retrying = AsyncRetrying(
-        wait=wait_random_exponential(multiplier=0.2, max=30),
+        wait=backoff(settings),
         stop=lambda _state: stop.is_set(),
         sleep=sleep,
         before_sleep=on_retry,
@@ -172,15 +173,22 @@ async def run_consumer(
             lambda: asyncio.to_thread(clients.ensure_topics, streams),
             metrics,
             stopping,
+            settings.consumer,
         )
         async with AsyncExitStack() as resources:
             for sink in {id(route.sink): route.sink for route in routes}.values():
-                await retry_until_stopped(sink.name, sink.setup, metrics, stopping)
+                await retry_until_stopped(
+                    sink.name, sink.setup, metrics, stopping, settings.consumer
+                )
                 resources.push_async_callback(sink.close)
             consumer = clients.consumer(metrics)
             checkpoint = clients.checkpoint(consumer)
             await retry_until_stopped(
-                "kafka-transactions", lambda: asyncio.to_thread(checkpoint.init), metrics, stopping
+                "kafka-transactions",
+                lambda: asyncio.to_thread(checkpoint.init),
+                metrics,
+                stopping,
+                settings.consumer,
             )
             consume_loop = ConsumeLoop(consumer, routes, checkpoint, settings.consumer, metrics)
             loops.append(consume_loop)

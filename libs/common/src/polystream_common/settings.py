@@ -78,6 +78,8 @@ class ConsumerSettings(BaseModel):
     queued_max_messages_kbytes: int = Field(default=16_384, ge=1)
     backoff_initial_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
+    """Retries (a store down, a server not up at start) wait uniform(0, min(max, initial * 2**n))
+    seconds: exponential backoff with full jitter."""
     statistics_interval_ms: int = Field(default=5_000, ge=0)
     keepalive_s: float = Field(
         default=1.0,
