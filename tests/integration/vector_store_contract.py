@@ -161,3 +161,34 @@ class VectorStoreContract:
         for p in gone[:3]:
             hits = await store.search(collection, p.vector, limit=3)
             assert p.id not in {h.id for h in hits}
+
+    async def test_retrieve_gives_the_stored_points_and_ignores_missing_ids(
+        self, store: VectorStore, collection: str
+    ) -> None:
+        points = await self._filled(store, collection)
+        wanted = [points[3], points[150], points[299]]
+        missing = point_id("never-stored")
+        got = await store.retrieve(collection, [p.id for p in wanted] + [missing])
+        assert set(got) == {p.id for p in wanted}
+        for p in wanted:
+            point = got[p.id]
+            assert point.id == p.id
+            # Engines store float32: equal to the written vector within float32 precision.
+            assert list(point.vector) == pytest.approx(list(p.vector), abs=1e-6)
+            assert dict(point.payload) == dict(p.payload)
+            created_at = point.payload["created_at"]
+            assert isinstance(created_at, datetime) and created_at.tzinfo is not None
+        assert await store.retrieve(collection, [missing]) == {}
+        assert await store.retrieve(collection, []) == {}
+
+    async def test_retrieve_sees_overwrites_and_deletes(
+        self, store: VectorStore, collection: str
+    ) -> None:
+        points = await self._filled(store, collection)
+        changed = Point(id=points[0].id, vector=points[1].vector, payload=points[1].payload)
+        await store.upsert(collection, [changed])
+        await store.delete(collection, [points[2].id])
+        got = await store.retrieve(collection, [points[0].id, points[2].id])
+        assert set(got) == {points[0].id}
+        assert list(got[points[0].id].vector) == pytest.approx(list(points[1].vector), abs=1e-6)
+        assert dict(got[points[0].id].payload) == dict(points[1].payload)

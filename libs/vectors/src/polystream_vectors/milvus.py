@@ -12,6 +12,7 @@ from pymilvus import AsyncMilvusClient, DataType, MilvusException
 
 from polystream_vectors.settings import MilvusSettings
 from polystream_vectors.store import (
+    ClientVectorStore,
     CollectionSpec,
     Filter,
     Hit,
@@ -19,12 +20,12 @@ from polystream_vectors.store import (
     PayloadValue,
     Point,
     RangeBound,
-    VectorStore,
 )
 
 PRIMARY_KEY = "id"
 VECTOR_FIELD = "vector"
 KEYWORD_MAX_LENGTH = 1024
+RETRIEVE_CHUNK = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Datetimes are stored as INT64 microseconds since the epoch: Milvus 2.3 has no time type, and
@@ -37,7 +38,7 @@ _FIELD_TYPES = {
 }
 
 
-class MilvusVectorStore(VectorStore):
+class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
     """Vectors in Milvus: an INT64 primary key (the
     :func:`~polystream_vectors.store.point_id`), one scalar field per payload field, an HNSW index
     with the COSINE metric.
@@ -56,32 +57,20 @@ class MilvusVectorStore(VectorStore):
         hnsw_ef_construction: int = 200,
         search_ef: int = 64,
     ) -> None:
+        super().__init__()
         self._settings = settings
         self._consistency_level = consistency_level
         self._hnsw = {"M": hnsw_m, "efConstruction": hnsw_ef_construction}
         self._search_ef = search_ef
-        self._client: AsyncMilvusClient | None = None
-        self._specs: dict[str, CollectionSpec] = {}
 
-    async def setup(self) -> None:
+    async def connect(self) -> AsyncMilvusClient:
         s = self._settings
-        self._client = AsyncMilvusClient(
+        return AsyncMilvusClient(
             uri=s.uri,
             token=s.token.get_secret_value() if s.token is not None else "",
             db_name=s.db_name,
             timeout=s.timeout_s,
         )
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    @property
-    def client(self) -> AsyncMilvusClient:
-        if self._client is None:
-            raise RuntimeError("MilvusVectorStore used before setup()")
-        return self._client
 
     async def ensure_collection(self, spec: CollectionSpec) -> None:
         client = self.client
@@ -140,16 +129,29 @@ class MilvusVectorStore(VectorStore):
             for hit in results[0]
         ]
 
+    async def retrieve(self, collection: str, ids: Sequence[int]) -> dict[int, Point]:
+        spec = self._spec(collection)
+        wanted = list(dict.fromkeys(ids))
+        points: dict[int, Point] = {}
+        output_fields = [VECTOR_FIELD, *spec.payload_fields]
+        # A query returns at most 16384 rows (maxQueryResultWindow): ask in chunks below that.
+        for start in range(0, len(wanted), RETRIEVE_CHUNK):
+            rows = await self.client.get(
+                collection, ids=wanted[start : start + RETRIEVE_CHUNK], output_fields=output_fields
+            )
+            for row in rows:
+                id_ = int(row[PRIMARY_KEY])
+                points[id_] = Point(
+                    id=id_,
+                    vector=[float(x) for x in row[VECTOR_FIELD]],
+                    payload=_payload(spec, row),
+                )
+        return points
+
     async def count(self, collection: str) -> int:
         """The number of points stored (not part of the port: for tests and checks)."""
         rows = await self.client.query(collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
-
-    def _spec(self, collection: str) -> CollectionSpec:
-        try:
-            return self._specs[collection]
-        except KeyError:
-            raise KeyError(f"call ensure_collection() for {collection!r} first") from None
 
     def _index_params(self) -> Any:
         params = AsyncMilvusClient.prepare_index_params()

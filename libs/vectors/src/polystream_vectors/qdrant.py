@@ -12,13 +12,13 @@ from qdrant_client import models as qm
 
 from polystream_vectors.settings import QdrantSettings
 from polystream_vectors.store import (
+    ClientVectorStore,
     CollectionSpec,
     Filter,
     Hit,
     PayloadType,
     PayloadValue,
     Point,
-    VectorStore,
 )
 
 _INDEX_TYPES = {
@@ -29,36 +29,21 @@ _INDEX_TYPES = {
 }
 
 
-class QdrantVectorStore(VectorStore):
+class QdrantVectorStore(ClientVectorStore[AsyncQdrantClient]):
     """Vectors in Qdrant: cosine distance, one payload index per payload field, the
     :func:`~polystream_vectors.store.point_id` as the point id. Datetimes are stored as RFC 3339
     text (what Qdrant's datetime index reads) and come back as ``datetime``."""
 
     def __init__(self, settings: QdrantSettings) -> None:
+        super().__init__()
         self._settings = settings
-        self._client: AsyncQdrantClient | None = None
-        self._specs: dict[str, CollectionSpec] = {}
 
-    async def setup(self) -> None:
+    async def connect(self) -> AsyncQdrantClient:
         s = self._settings
-        api_key = s.api_key.get_secret_value() if s.api_key is not None else None
         if s.path is not None:
-            self._client = AsyncQdrantClient(path=str(s.path))
-        else:
-            self._client = AsyncQdrantClient(
-                url=s.url, api_key=api_key, timeout=max(1, round(s.timeout_s))
-            )
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    @property
-    def client(self) -> AsyncQdrantClient:
-        if self._client is None:
-            raise RuntimeError("QdrantVectorStore used before setup()")
-        return self._client
+            return AsyncQdrantClient(path=str(s.path))
+        api_key = s.api_key.get_secret_value() if s.api_key is not None else None
+        return AsyncQdrantClient(url=s.url, api_key=api_key, timeout=max(1, round(s.timeout_s)))
 
     async def ensure_collection(self, spec: CollectionSpec) -> None:
         client = self.client
@@ -116,15 +101,28 @@ class QdrantVectorStore(VectorStore):
             for p in response.points
         ]
 
+    async def retrieve(self, collection: str, ids: Sequence[int]) -> dict[int, Point]:
+        spec = self._spec(collection)
+        if not ids:
+            return {}
+        records = await self.client.retrieve(
+            collection, ids=list(dict.fromkeys(ids)), with_payload=True, with_vectors=True
+        )
+        points: dict[int, Point] = {}
+        for record in records:
+            vector = record.vector
+            if not isinstance(vector, list):  # a named or sparse vector: never written by us
+                raise TypeError(f"{collection}: point {record.id} has no plain vector")
+            points[int(record.id)] = Point(
+                id=int(record.id),
+                vector=[float(x) for x in vector],  # type: ignore[arg-type]
+                payload=_from_qdrant(spec, record.payload or {}),
+            )
+        return points
+
     async def count(self, collection: str) -> int:
         """The exact number of points stored (not part of the port: for tests and checks)."""
         return (await self.client.count(collection, exact=True)).count
-
-    def _spec(self, collection: str) -> CollectionSpec:
-        try:
-            return self._specs[collection]
-        except KeyError:
-            raise KeyError(f"call ensure_collection() for {collection!r} first") from None
 
 
 def qdrant_filter(filters: Filter) -> qm.Filter:

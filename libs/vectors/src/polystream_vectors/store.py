@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar
 
 PayloadValue = str | int | float | datetime
 RangeBound = int | float | datetime | None
@@ -183,3 +183,55 @@ class VectorStore(ABC):
         filters: Filter | None = None,
     ) -> list[Hit]:
         """The ``limit`` points most similar to ``vector`` that meet ``filters``, best first."""
+
+    @abstractmethod
+    async def retrieve(self, collection: str, ids: Sequence[int]) -> dict[int, Point]:
+        """The stored points (vector and payload) with these ids, by id; ids not stored are
+        absent from the result.
+
+        The vector comes back as float32 values. Engines that compare by cosine may store the
+        vector normalised (Qdrant does): write unit vectors, or keep the norm in the payload, to
+        read back exactly what was written.
+        """
+
+
+class _AsyncClosable(Protocol):
+    async def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_AsyncClosable)
+
+
+class ClientVectorStore(VectorStore, Generic[ClientT]):
+    """What the adapters over an engine's async client share: the client opened in
+    :meth:`connect` (called by :meth:`setup`), closed by :meth:`close`, and the collection specs
+    that :meth:`ensure_collection` registered."""
+
+    def __init__(self) -> None:
+        self._client: ClientT | None = None
+        self._specs: dict[str, CollectionSpec] = {}
+
+    @abstractmethod
+    async def connect(self) -> ClientT:
+        """Open the engine's client."""
+
+    async def setup(self) -> None:
+        self._client = await self.connect()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    @property
+    def client(self) -> ClientT:
+        """The engine's client, for what the port does not cover (tests drop collections)."""
+        if self._client is None:
+            raise RuntimeError(f"{type(self).__name__} used before setup()")
+        return self._client
+
+    def _spec(self, collection: str) -> CollectionSpec:
+        try:
+            return self._specs[collection]
+        except KeyError:
+            raise KeyError(f"call ensure_collection() for {collection!r} first") from None

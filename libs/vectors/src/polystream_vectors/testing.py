@@ -52,6 +52,10 @@ class InMemoryVectorStore(VectorStore):
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
 
+    async def retrieve(self, collection: str, ids: Sequence[int]) -> dict[int, Point]:
+        stored = self._points(collection)
+        return {id_: stored[id_] for id_ in ids if id_ in stored}
+
     async def count(self, collection: str) -> int:
         return len(self._points(collection))
 
