@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import embedder_bench
+import encoders
+import vector_stores
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -46,7 +49,8 @@ from pymongo import AsyncMongoClient
 
 from polystream_common.schemas import Event
 from polystream_common.sink import SinkRecord
-from polystream_common.topics import SENSOR_READINGS, USER_EVENTS, Stream
+from polystream_common.topics import CHAT_MESSAGES, SENSOR_READINGS, USER_EVENTS, Stream
+from polystream_embeddings.settings import EmbeddingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -70,6 +74,7 @@ DSN = (
     f"@127.0.0.1:{STACK['POSTGRES_PORT']}/{STACK['POSTGRES_DB']}"
 )
 MONGO_URL = f"mongodb://127.0.0.1:{STACK['MONGO_PORT']}"
+MILVUS_URI = f"http://127.0.0.1:{STACK['MILVUS_PORT']}"
 # The producer's own settings (polystream_common.settings.ProducerSettings defaults).
 PRODUCER_PROPS = {
     "acks": "all",
@@ -357,6 +362,27 @@ async def bench_event_consumer(count: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+async def bench_embedder(count: int, workdir: Path) -> dict[str, Any]:
+    ns = Namespace()
+    prefix, backend = f"{ns.schema}_", "onnx"
+    run_producer(ns, count, "chat=1", workdir)
+    try:
+        rate = await service_rate(
+            "embedder",
+            embedder_bench.embedder_env(ns.env("embedder"), MILVUS_URI, prefix, backend),
+            count,
+            committed_records(ns.group, ns.stream(CHAT_MESSAGES)),
+            workdir / "embedder.log",
+        )
+        texts = [r.value.text for r in read_topic(ns.stream(CHAT_MESSAGES), count)]
+        settings = EmbeddingSettings(model_dir=embedder_bench.MODEL_DIR, backend=backend)
+        ceiling = await asyncio.to_thread(embedder_bench.raw_encode_rate, texts, settings)
+    finally:
+        await asyncio.to_thread(embedder_bench.drop_collections, MILVUS_URI, prefix)
+        await ns.drop()
+    return embedder_bench.figures(count, rate, ceiling, backend)
+
+
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median ratio, with every run's ratio beside it: on a shared 2-core machine
     one noisy run must not make the figure."""
@@ -380,7 +406,12 @@ def write_results(name: str, figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records per benchmark")
-    parser.add_argument("--only", choices=["sensor", "events"], help="one part (default: all)")
+    parser.add_argument(
+        "--only", choices=["sensor", "events", "embedder"], help="one part (default: all)"
+    )
+    parser.add_argument(
+        "--sentences", type=int, default=3_000, help="chat messages of the embedder benchmark"
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each part; the median ratio is reported"
     )
@@ -403,6 +434,20 @@ def main() -> None:
                 [asyncio.run(bench_event_consumer(args.records, workdir)) for _ in runs]
             )
             write_results("events", {"event_consumer_vs_raw_insert_many": events})
+        if args.only in (None, "embedder"):
+            service = median_run(
+                [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
+            )
+            backends = encoders.bench_backends(encoders.sentences(2_000), batch_size=64)
+            stores = asyncio.run(vector_stores.bench_vector_stores())
+            write_results(
+                "embedder",
+                {
+                    "embedder_vs_raw_encode": service,
+                    "onnx_vs_torch_backends": backends,
+                    "vector_stores_vs_raw_clients": stores,
+                },
+            )
 
 
 if __name__ == "__main__":

@@ -12,15 +12,19 @@ mkdir -p "$LOGS"
 
 # Each service's servers and metrics port from stack.env, the one place ports are written down
 # (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
-for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER; do
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER; do
   export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 done
-export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT
+export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT \
+       EMBEDDER_METRICS_PORT
 export SENSOR_CONSUMER_POSTGRES__HOST=127.0.0.1 SENSOR_CONSUMER_POSTGRES__PORT="$POSTGRES_PORT" \
        SENSOR_CONSUMER_POSTGRES__USER="$POSTGRES_USER" \
        SENSOR_CONSUMER_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
        SENSOR_CONSUMER_POSTGRES__DATABASE="$POSTGRES_DB"
 export EVENT_CONSUMER_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT"
+# Locally every collection lives in the Milvus server (Qdrant has no server here; see README.md).
+export EMBEDDER_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
+       EMBEDDER_EMBEDDING__MODEL_DIR="$ROOT/.cache/models/all-MiniLM-L6-v2"
 
 pids=()
 start() {  # name, module, args...
@@ -40,6 +44,7 @@ trap stop INT TERM
 cd "$ROOT"
 start sensor-consumer sensor_consumer
 start event-consumer event_consumer
+start embedder embedder
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -49,13 +54,17 @@ cat <<TXT
 polystream is running. Where to look:
   Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
-  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
+  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
   MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages, products)
   sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
   behaviour analytics .venv/bin/python -m event_consumer analytics funnel --by campaign
   a load test         .venv/bin/python -m producer load --count 200000 --rate 0
-  delete a product    .venv/bin/python -m producer delete-product P-0001   (a tombstone: gone from MongoDB)
+  Milvus              http://127.0.0.1:$MILVUS_PORT  (collections products, chat_messages, user_profiles)
+  semantic search     .venv/bin/python -m embedder search "running shoes" --limit 5
+  similar products    .venv/bin/python -m embedder similar-products prod-00042
+  similar users       .venv/bin/python -m embedder similar-users user-00042
+  delete a product    .venv/bin/python -m producer delete-product prod-00001   (a tombstone: gone from MongoDB and Milvus)
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
@@ -63,7 +72,9 @@ while sleep 10; do
   rows=$(psql -tA "$PG" -c 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo '?')
   docs=$(curl -fsS "http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics" 2>/dev/null |
          awk '/^polystream_records_written_total/ {n += $2} END {printf "%d", n}' || echo '?')
-  echo "$(date +%T)  sensor_readings in PostgreSQL: $rows   documents written to MongoDB: $docs"
+  vectors=$(curl -fsS "http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics" 2>/dev/null |
+         awk '/^polystream_sentences_encoded_total/ {n += $2} END {printf "%d", n}' || echo '?')
+  echo "$(date +%T)  sensor_readings in PostgreSQL: $rows   documents written to MongoDB: $docs   texts embedded: $vectors"
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "a service exited; see .stack/logs/" >&2; stop; }
   done

@@ -31,6 +31,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from pymilvus import MilvusClient
 from pymongo import MongoClient
 
 from polystream_common.dlq import (
@@ -43,6 +44,8 @@ from polystream_common.dlq import (
 from polystream_common.topics import Stream
 
 ROOT = Path(__file__).resolve().parents[2]
+MODEL_DIR = ROOT / ".cache" / "models" / "all-MiniLM-L6-v2"
+"""The ONNX export ``make install`` caches (the services' default, relative to the repo root)."""
 
 
 def wait_until(
@@ -200,6 +203,15 @@ class E2ENamespace:
         return self.name.replace("-", "_")
 
     @property
+    def collection_prefix(self) -> str:
+        """Prefix of the namespace's vector collections (names must be identifiers)."""
+        return f"{self.postgres_schema}_"
+
+    @property
+    def milvus_uri(self) -> str:
+        return f"http://127.0.0.1:{self.stack['MILVUS_PORT']}"
+
+    @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.stack['KAFKA_PORT']}"
 
@@ -228,12 +240,16 @@ class E2ENamespace:
             "POSTGRES_SCHEMA": self.postgres_schema,
             "MONGO__URL": f"mongodb://127.0.0.1:{self.stack['MONGO_PORT']}",
             "MONGO__DATABASE": self.mongo_database,
+            "MILVUS__URI": self.milvus_uri,
+            "COLLECTION_PREFIX": self.collection_prefix,
+            "EMBEDDING__MODEL_DIR": str(MODEL_DIR),
             **extra,
         }
         return {prefix + key: value for key, value in settings.items()}
 
     def drop(self) -> None:
-        """Delete the namespace's topics and consumer groups, its schema and its database."""
+        """Delete the namespace's topics and consumer groups, its schema, its database and its
+        vector collections."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         topics = [
             t for t in admin.list_topics(timeout=10).topics if t.startswith(self.topic_prefix)
@@ -252,6 +268,13 @@ class E2ENamespace:
         drop_postgres_schema(self.stack, self.postgres_schema)
         with MongoClient(f"mongodb://127.0.0.1:{self.stack['MONGO_PORT']}") as client:
             client.drop_database(self.mongo_database)
+        milvus = MilvusClient(uri=self.milvus_uri)
+        try:
+            for name in milvus.list_collections():
+                if name.startswith(self.collection_prefix):
+                    milvus.drop_collection(name)
+        finally:
+            milvus.close()
 
 
 def drop_postgres_schema(stack: dict[str, str], schema: str, port: str | None = None) -> None:

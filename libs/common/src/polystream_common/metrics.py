@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -184,6 +185,49 @@ class ConsumerMetrics:
                     lag = p.get("consumer_lag", -1)
                 if partition != "-1" and lag >= 0:
                     self.lag(topic, int(partition), lag)
+
+
+SENTENCES_ENCODED = Counter(
+    "polystream_sentences_encoded_total",
+    "Texts turned into vectors by the embedding model.",
+    ["service"],
+)
+ENCODE_SECONDS = Histogram(
+    "polystream_encode_seconds",
+    "Duration of encoding one batch of texts (in a worker thread).",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
+)
+ENCODER_INFO = Gauge(
+    "polystream_encoder_info",
+    "1 for the encoder backend and device the service chose (onnx/cpu, torch/cuda).",
+    ["service", "backend", "device"],
+)
+PROFILE_SKIPS = Counter(
+    "polystream_profile_interactions_skipped_total",
+    "Interactions that moved no user profile, by reason (a product with no vector yet).",
+    ["service", "reason"],
+)
+
+
+@dataclass
+class EncoderMetrics:
+    """The metrics of a service that encodes text (the embedder)."""
+
+    service: str
+
+    def backend(self, backend: str, device: str) -> None:
+        ENCODER_INFO.labels(self.service, backend, device).set(1)
+
+    def timer(self) -> Any:
+        """A context manager timing one batch's encoding."""
+        return ENCODE_SECONDS.labels(self.service).time()
+
+    def encoded(self, n: int) -> None:
+        SENTENCES_ENCODED.labels(self.service).inc(n)
+
+    def skipped(self, reason: str, n: int = 1) -> None:
+        PROFILE_SKIPS.labels(self.service, reason).inc(n)
 
 
 @dataclass

@@ -1,3 +1,3 @@
-import sys
+from embedder.main import main
 
-sys.exit("embedder is not built yet: see the open issues")
+main()
