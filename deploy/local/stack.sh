@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack of real servers (Kafka, PostgreSQL, Redis, MongoDB wire, Milvus, Prometheus) as plain processes under
-# process-compose (deploy/local/process-compose.yaml).
+# The local stack of real servers (Kafka, PostgreSQL, Redis, MongoDB wire, Milvus, Neo4j,
+# Prometheus) as plain processes under process-compose (deploy/local/process-compose.yaml).
 #   stack.sh up            install (cached), start the stack detached, wait until every process
 #                          is ready (STACK_TIMEOUT seconds, default 180); returns at once if it is up
 #   stack.sh down          stop the stack (process-compose down), then make sure no process it
@@ -34,7 +34,8 @@ STACK_PORTS=(PROCESS_COMPOSE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT POSTGRES_PORT
              PROMETHEUS_PORT MONGO_PORT MILVUS_PORT MILVUS_METRICS_PORT MILVUS_ETCD_PORT
              MILVUS_ETCD_PEER_PORT MILVUS_PROXY_INTERNAL_PORT MILVUS_ROOT_COORD_PORT
              MILVUS_QUERY_COORD_PORT MILVUS_QUERY_NODE_PORT MILVUS_INDEX_COORD_PORT
-             MILVUS_INDEX_NODE_PORT MILVUS_DATA_COORD_PORT MILVUS_DATA_NODE_PORT)
+             MILVUS_INDEX_NODE_PORT MILVUS_DATA_COORD_PORT MILVUS_DATA_NODE_PORT
+             NEO4J_BOLT_PORT)
 # Ports Prometheus scrapes: rendered into its config from prometheus.yml.template (render_config).
 SCRAPE_PORTS=(PROMETHEUS_PORT PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT
               EVENT_CONSUMER_METRICS_PORT EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
@@ -184,7 +185,8 @@ fail() {  # name, reason: report with the log tail, stop the stack, exit 1
 
 summary() {
   echo "local stack ready: Kafka 127.0.0.1:$KAFKA_PORT, PostgreSQL 127.0.0.1:$POSTGRES_PORT," \
-       "Redis 127.0.0.1:$REDIS_PORT, MongoDB wire 127.0.0.1:$MONGO_PORT, Milvus 127.0.0.1:$MILVUS_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT" \
+       "Redis 127.0.0.1:$REDIS_PORT, MongoDB wire 127.0.0.1:$MONGO_PORT, Milvus 127.0.0.1:$MILVUS_PORT," \
+       "Neo4j bolt://127.0.0.1:$NEO4J_BOLT_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT" \
        "(process-compose 127.0.0.1:$PROCESS_COMPOSE_PORT)"
 }
 
