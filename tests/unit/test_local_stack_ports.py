@@ -4,6 +4,8 @@ themselves are written down in deploy/local/stack.env. A default that drifts fro
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 from pydantic_settings import BaseSettings
@@ -72,3 +74,20 @@ def test_each_service_defaults_to_its_stack_env_ports(
     mongo = getattr(settings, "mongo", None)
     if mongo is not None:
         assert mongo.url.get_secret_value() == f"mongodb://127.0.0.1:{stack_env['MONGO_PORT']}"
+
+
+def test_every_port_the_stack_binds_is_in_stack_env_once_and_checked_by_up(
+    stack_env: dict[str, str],
+) -> None:
+    """process-compose.yaml binds ports by their stack.env name; stack.sh's STACK_PORTS must list
+    each one, or `up` would not notice another process holding it (e.g. a second Neo4j)."""
+    local = Path(__file__).resolve().parents[2] / "deploy" / "local"
+    compose = (local / "process-compose.yaml").read_text()
+    listed = re.search(r"^STACK_PORTS=\(([^)]*)\)", (local / "stack.sh").read_text(), re.M)
+    assert listed is not None
+    checked = set(listed.group(1).split())
+    bound = set(re.findall(r"\$\{(\w+_PORT)\}", compose))
+    assert bound <= checked, f"missing from STACK_PORTS in stack.sh: {sorted(bound - checked)}"
+    assert checked <= set(stack_env), f"not in stack.env: {sorted(checked - set(stack_env))}"
+    ports = [value for name, value in stack_env.items() if name.endswith("_PORT")]
+    assert len(set(ports)) == len(ports), "two ports of stack.env share a number"
