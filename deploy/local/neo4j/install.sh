@@ -23,11 +23,16 @@ if [ -f "$stamp" ]; then  # another run installed it while this one waited
 fi
 
 echo "install: Neo4j 5.26 jars from Maven Central -> .cache/neo4j (once)"
-rm -rf "$CACHE"
-mkdir -p "$CACHE"
+# Built next to the old one, then swapped in: a running server keeps reading its jars (`stack.sh
+# up` runs this while the stack may be up), and never finds them half copied.
+rm -rf "$CACHE.new" "$CACHE.old"
+mkdir -p "$CACHE.new"
 mvn -B -q -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
-  -DoutputDirectory="$CACHE/lib"
+  -DoutputDirectory="$CACHE.new/lib"
 # Compiled once here: `java Neo4jServerMain.java` (single-source launch) would compile it against
-# the ~213 jars on every start.
-javac -nowarn -d "$CACHE/classes" -cp "$CACHE/lib/*" "$HERE/Neo4jServerMain.java"
-touch "$stamp"
+# the 213 jars on every start (~2.5 s).
+javac -nowarn -d "$CACHE.new/classes" -cp "$CACHE.new/lib/*" "$HERE/Neo4jServerMain.java"
+touch "$CACHE.new/.stamp-$digest"
+if [ -d "$CACHE" ]; then mv "$CACHE" "$CACHE.old"; fi
+mv "$CACHE.new" "$CACHE"
+rm -rf "$CACHE.old"
