@@ -5,7 +5,7 @@
 #           (envsubst: the Prometheus config from its template); services stay off
 #   maven:  Kafka 4.1 broker + kafka-tools jars + log4j2 SLF4J binding -> .cache/kafka/lib
 #   go:     process-compose (the supervisor of the stack)                -> .cache/bin
-#   hooks:  deploy/local/<component>/install.sh of each extra component (mongo/, milvus/)
+#   hooks:  deploy/local/<component>/install.sh of each extra component (mongo/, milvus/, neo4j/)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
