@@ -46,8 +46,20 @@ def test_backend_choice(backend: Any, cuda: Any, chosen: str) -> None:
     assert choose_backend(EmbeddingSettings(backend=backend), cuda) == chosen
 
 
-def test_no_torch_installed_means_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_gpu_device_node_means_no_gpu_without_importing_torch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(encoder_module, "GPU_DEVICE_NODES", (tmp_path / "nvidiactl",))
+    monkeypatch.setattr(
+        encoder_module.importlib.util, "find_spec", lambda name, *a: pytest.fail("looked")
+    )
+    assert cuda_available() is False
+
+
+def test_no_torch_installed_means_no_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The CPU image has no torch: auto must settle on ONNX without trying to import it.
+    (tmp_path / "nvidiactl").touch()
+    monkeypatch.setattr(encoder_module, "GPU_DEVICE_NODES", (tmp_path / "nvidiactl",))
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         encoder_module.importlib.util,

@@ -56,9 +56,17 @@ class ModelNotInstalledError(FileNotFoundError):
     """The exported ONNX folder, or the package the torch backend needs, is not there."""
 
 
+# Device nodes a CUDA (or ROCm) torch needs: NVIDIA's driver, WSL2's GPU bridge, AMD's KFD.
+# Without any of them there is no GPU to find, and importing torch to ask would cost seconds and
+# a few hundred MB at every start of a CPU service whose environment happens to have torch.
+GPU_DEVICE_NODES = (Path("/dev/nvidiactl"), Path("/dev/dxg"), Path("/dev/kfd"))
+
+
 def cuda_available() -> bool:
-    """True when torch is importable and sees a CUDA device. Imports torch only if it is
-    installed (seconds; once, at start): a CPU image without torch answers at once."""
+    """True when torch is importable and sees a CUDA device. Imports torch only on a machine
+    with a GPU device node and torch installed: a CPU machine answers at once."""
+    if not any(node.exists() for node in GPU_DEVICE_NODES):
+        return False
     if importlib.util.find_spec("torch") is None:
         return False
     import torch

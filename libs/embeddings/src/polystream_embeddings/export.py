@@ -141,6 +141,7 @@ def _export_graph(source: Path, out: Path) -> dict[str, Any]:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    loaded = time.perf_counter()
     model = AutoModel.from_pretrained(str(source), local_files_only=True).eval()
     accepted = inspect.signature(model.forward).parameters
     names = [n for n in INPUTS if n in accepted]  # MPNet/RoBERTa-style models: no token_type_ids
@@ -194,6 +195,7 @@ def _export_graph(source: Path, out: Path) -> dict[str, Any]:
     error = float(np.abs(got[mask] - expected[mask]).max())
     if error > 1e-3:
         raise RuntimeError(f"the exported graph differs from torch by {error:.2g}: not kept")
+    log.info("graph exported and checked in %.1f s", time.perf_counter() - loaded)
     return {
         "inputs": names,
         "dimension": int(expected.shape[-1]),
