@@ -134,7 +134,8 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
         wanted = list(dict.fromkeys(ids))
         points: dict[int, Point] = {}
         output_fields = [VECTOR_FIELD, *spec.payload_fields]
-        # A query returns at most 16384 rows (maxQueryResultWindow): ask in chunks below that.
+        # In bounded requests: the `id in [...]` expression and the response (vectors included:
+        # ~1.5 MB for 1000 rows of 384 floats) grow with the ids, and gRPC caps a message.
         for start in range(0, len(wanted), RETRIEVE_CHUNK):
             rows = await self.client.get(
                 collection, ids=wanted[start : start + RETRIEVE_CHUNK], output_fields=output_fields
