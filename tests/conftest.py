@@ -95,3 +95,16 @@ def postgres_dsn(stack: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def mongo_url(stack: dict[str, str]) -> str:
     return f"mongodb://127.0.0.1:{stack['MONGO_PORT']}"
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The embedding model's ONNX export, where ``make install`` caches it; exported here through
+    the same function if it is missing (from the packaged model: nothing is downloaded)."""
+    from polystream_embeddings.encoder import default_source_dir
+    from polystream_embeddings.export import export
+    from polystream_embeddings.settings import EmbeddingSettings
+
+    out = ROOT / EmbeddingSettings().model_dir
+    export(default_source_dir(), out)  # returns at once when the export is there
+    return out

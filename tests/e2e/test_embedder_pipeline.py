@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pymilvus import MilvusClient
+from pymilvus.client.types import LoadState
 
 from embedder.profiles import CHAT, EVENTS, Interaction, apply, empty_profile
 from embedder.settings import ProfileSettings
@@ -27,6 +28,7 @@ from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, USER_EVENTS
 from polystream_embeddings.encoder import load_encoder
 from polystream_embeddings.settings import EmbeddingSettings
 from polystream_vectors import semantic
+from polystream_vectors.collections import products_collection
 from polystream_vectors.milvus import MilvusVectorStore
 from polystream_vectors.settings import MilvusSettings
 from polystream_vectors.store import point_id
@@ -51,6 +53,11 @@ PROFILES = ProfileSettings()  # the embedder's defaults, which the test leaves a
 
 
 def count(milvus: MilvusClient, collection: str) -> int:
+    """Points in ``collection``; 0 until the embedder has created and loaded it."""
+    if not milvus.has_collection(collection):
+        return 0
+    if milvus.get_load_state(collection)["state"] != LoadState.Loaded:
+        return 0
     rows = milvus.query(
         collection, filter="id > 0", output_fields=["count(*)"], consistency_level="Strong"
     )
@@ -109,7 +116,11 @@ def expected_profiles(
 
 
 def test_sigkill_and_restart_leave_exact_vectors_and_profiles_and_deletes_reach_milvus(
-    tmp_path: Path, services: Any, namespace: E2ENamespace, kafka_bootstrap: str
+    tmp_path: Path,
+    services: Any,
+    namespace: E2ENamespace,
+    kafka_bootstrap: str,
+    model_dir: Path,  # the export the service loads (MODEL_DIR), made if missing
 ) -> None:
     ns = namespace
     env = ns.env(MODULE, CONSUMER__BATCH_SIZE="64")
@@ -128,7 +139,7 @@ def test_sigkill_and_restart_leave_exact_vectors_and_profiles_and_deletes_reach_
     assert int(report["acked"]) == CATALOG
     first = services(MODULE, env)
     wait_until(
-        lambda: milvus.has_collection(products_c) and count(milvus, products_c) == CATALOG,
+        lambda: count(milvus, products_c) == CATALOG,
         300,
         "the catalog's vectors",
         service=first,
@@ -190,6 +201,7 @@ def test_sigkill_and_restart_leave_exact_vectors_and_profiles_and_deletes_reach_
     async def search() -> list[Any]:
         encoder = load_encoder(EmbeddingSettings(model_dir=MODEL_DIR, backend="onnx"))
         async with MilvusVectorStore(MilvusSettings(uri=ns.milvus_uri)) as store:
+            await store.ensure_collection(products_collection(encoder.dimension, products_c))
             return await semantic.search_products(
                 encoder, store, "running shoes", limit=5, collection=products_c
             )

@@ -27,6 +27,7 @@ from polystream_common.topics import CHAT_MESSAGES, PRODUCTS, USER_EVENTS
 from polystream_embeddings.encoder import Encoder
 from polystream_embeddings.settings import EmbeddingSettings
 from polystream_embeddings.testing import HashingEncoder
+from polystream_vectors.settings import QdrantSettings
 from polystream_vectors.store import point_id
 from polystream_vectors.testing import InMemoryVectorStore
 
@@ -42,6 +43,7 @@ def settings(stores: CollectionStores | None = None, **loop: Any) -> EmbedderSet
         consumer=LOOP.model_copy(update=loop),
         embedding=EmbeddingSettings(dimension=DIM),
         stores=stores or CollectionStores(),
+        qdrant=QdrantSettings(),  # configured; the tests hand bootstrap fakes for both stores
         metrics_port=0,
     )
 
