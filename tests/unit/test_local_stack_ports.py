@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
+from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
 from polystream_common.settings import (
     KafkaSettings,
     MongoSettings,
+    Neo4jSettings,
     PostgresSettings,
     RedisSettings,
     ServiceSettings,
@@ -26,6 +28,7 @@ SERVICES: list[tuple[type[ServiceSettings], str]] = [
     (ProducerServiceSettings, "PRODUCER_METRICS_PORT"),
     (SensorConsumerSettings, "SENSOR_CONSUMER_METRICS_PORT"),
     (EventConsumerSettings, "EVENT_CONSUMER_METRICS_PORT"),
+    (EmbedderSettings, "EMBEDDER_METRICS_PORT"),
 ]
 
 
@@ -55,6 +58,12 @@ def test_the_store_settings_default_to_the_local_stack(stack_env: dict[str, str]
         .url.get_secret_value()
         .startswith(f"redis://127.0.0.1:{stack_env['REDIS_PORT']}/")
     )
+    neo4j = Neo4jSettings()
+    assert neo4j.uri == f"bolt://127.0.0.1:{stack_env['NEO4J_BOLT_PORT']}"
+    assert (neo4j.user, neo4j.password.get_secret_value()) == (
+        stack_env["NEO4J_USER"],
+        stack_env["NEO4J_PASSWORD"],
+    )
 
 
 @pytest.mark.parametrize(("cls", "port_var"), SERVICES, ids=[v for _, v in SERVICES])
@@ -71,6 +80,9 @@ def test_each_service_defaults_to_its_stack_env_ports(
     postgres = getattr(settings, "postgres", None)
     if postgres is not None:
         assert postgres.port == int(stack_env["POSTGRES_PORT"])
+    milvus = getattr(settings, "milvus", None)
+    if milvus is not None:
+        assert milvus.uri == f"http://127.0.0.1:{stack_env['MILVUS_PORT']}"
     mongo = getattr(settings, "mongo", None)
     if mongo is not None:
         assert mongo.url.get_secret_value() == f"mongodb://127.0.0.1:{stack_env['MONGO_PORT']}"

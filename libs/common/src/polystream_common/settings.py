@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 LOCAL_DEFAULT_PASSWORD = "polystream"
+NEO4J_LOCAL_PASSWORD = "polystream-local"  # Neo4j wants at least 8 characters
 
 
 class Environment(StrEnum):
@@ -129,6 +130,18 @@ class MongoSettings(BaseModel):
     def uses_default_credentials(self) -> bool:
         # The local stack's server has no auth; a URL without credentials is local-only.
         return "@" not in self.url.get_secret_value()
+
+
+class Neo4jSettings(BaseModel):
+    """A Neo4j server over Bolt (the local stack's: deploy/local/neo4j)."""
+
+    uri: str = "bolt://127.0.0.1:17687"
+    user: str = "neo4j"
+    password: SecretStr = SecretStr(NEO4J_LOCAL_PASSWORD)
+    database: str = "neo4j"
+
+    def uses_default_credentials(self) -> bool:
+        return self.password.get_secret_value() == NEO4J_LOCAL_PASSWORD
 
 
 class RedisSettings(BaseModel):

@@ -1,0 +1,1 @@
+"""aggregator: engagement scores and sensor rollups, stateful and exact after a crash."""
