@@ -70,9 +70,10 @@ class KafkaClients:
             ensure_topics(build_admin(settings.kafka), streams)
 
         def consumer(metrics: ConsumerMetrics) -> KafkaConsumerPort:
-            return build_consumer(
+            built: KafkaConsumerPort = build_consumer(
                 settings.kafka, settings.consumer, settings.service_name, stats_cb=metrics.on_stats
             )
+            return built
 
         def checkpoint(consumer: KafkaConsumerPort) -> Checkpoint:
             producer = Producer(
