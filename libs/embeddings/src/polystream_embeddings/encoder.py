@@ -6,7 +6,8 @@ tests/integration/test_encoder_backends.py):
 - ``onnx``, the default: the model exported once to ONNX by ``make install``
   (:mod:`polystream_embeddings.export`), run by onnxruntime on the CPU with the ``tokenizers``
   tokenizer and numpy pooling. Faster on CPUs than torch (~148 against 95-111 sentences/s on 2
-  cores), and its image carries neither torch nor the model package;
+  idle cores; bench/encoders.py measures both), and its image carries neither torch nor the
+  model package;
 - ``torch``: sentence-transformers on the packaged model folder, chosen when a GPU is present.
 
 Threads: encoding is blocking CPU/GPU work, so callers run :meth:`Encoder.encode` in

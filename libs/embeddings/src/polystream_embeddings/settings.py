@@ -20,8 +20,8 @@ class EmbeddingSettings(BaseModel):
     """Which model, which backend, and how it batches.
 
     ``backend="auto"`` picks torch (sentence-transformers) when torch is importable and CUDA is
-    available, else onnxruntime on the CPU: on 2 cores the ONNX graph encodes ~148 sentences/s
-    against torch's 95-111/s, with the same vectors (bench/results/encoders.json).
+    available, else onnxruntime on the CPU: on 2 idle cores the ONNX graph encoded ~148
+    sentences/s against torch's 95-111/s, with the same vectors (bench/encoders.py measures both).
     """
 
     model_name: str = "all-MiniLM-L6-v2"
