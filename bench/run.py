@@ -8,8 +8,15 @@
   plain pymongo ``insert_many`` (unordered, batches of 5000) of the same documents into the same
   collection on the same server.
 
-``--only sensor`` (producer and sensor-consumer, bench/results/sensor.json) or ``--only events``
-(event-consumer, bench/results/events.json) runs one part; both by default. Each file records the
+- embedder: sentences/s end to end (chat messages from Kafka, encoded, upserted into Milvus,
+  profiles updated, checkpointed) vs raw ``encoder.encode`` of the same texts, same backend and
+  encoder batch size; beside it the two encoder backends side by side (bench/encoders.py) and each
+  vector store's upserts/s and search p50/p99 through our adapter vs its own client
+  (bench/vector_stores.py).
+
+``--only sensor`` (producer and sensor-consumer, bench/results/sensor.json), ``--only events``
+(event-consumer, bench/results/events.json) or ``--only embedder`` (bench/results/embedder.json)
+runs one part; all by default. Each file records the
 command that made it. Each part runs ``--repeat`` times (3) and reports the run with the median
 ratio, with every run's ratio beside it. Not a test: nothing here asserts a timing.
 
@@ -438,7 +445,7 @@ def main() -> None:
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
             )
-            backends = encoders.bench_backends(encoders.sentences(2_000), batch_size=64)
+            backends = encoders.bench_backends(encoders.product_sentences(2_000), batch_size=64)
             stores = asyncio.run(vector_stores.bench_vector_stores())
             write_results(
                 "embedder",
