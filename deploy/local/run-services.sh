@@ -68,12 +68,15 @@ polystream is running. Where to look:
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
+metric_sum() {  # port, metric: the sum of its samples, or ? while the service is not serving
+  local page
+  page=$(curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null) || { echo '?'; return; }
+  awk -v name="$2" '$1 ~ "^"name {n += $2} END {printf "%d", n}' <<<"$page"
+}
 while sleep 10; do
   rows=$(psql -tA "$PG" -c 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo '?')
-  docs=$(curl -fsS "http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics" 2>/dev/null |
-         awk '/^polystream_records_written_total/ {n += $2} END {printf "%d", n}' || echo '?')
-  vectors=$(curl -fsS "http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics" 2>/dev/null |
-         awk '/^polystream_sentences_encoded_total/ {n += $2} END {printf "%d", n}' || echo '?')
+  docs=$(metric_sum "$EVENT_CONSUMER_METRICS_PORT" polystream_records_written_total)
+  vectors=$(metric_sum "$EMBEDDER_METRICS_PORT" polystream_sentences_encoded_total)
   echo "$(date +%T)  sensor_readings in PostgreSQL: $rows   documents written to MongoDB: $docs   texts embedded: $vectors"
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "a service exited; see .stack/logs/" >&2; stop; }

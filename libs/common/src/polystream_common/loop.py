@@ -315,14 +315,16 @@ class ConsumeLoop:
         if not self._paused:
             self._paused = True
             self._metrics.paused(True)
-            log.info("partitions paused")
+            # DEBUG: a slow sink (the embedder's model) pauses every batch; the gauge
+            # polystream_consumer_paused shows it, and a retry logs its own warning.
+            log.debug("partitions paused")
 
     def _resume(self) -> None:
         if self._paused:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
             self._metrics.paused(False)
-            log.info("partitions resumed")
+            log.debug("partitions resumed")
 
     # -- decoding --------------------------------------------------------------------------
 
