@@ -1,4 +1,4 @@
-"""Event schemas of the four streams.
+"""Event schemas of the four streams, and of the cache invalidations derived from them.
 
 Records are JSON on the wire. Parsing is strict: wrong types, unknown fields and unknown event
 types are rejected, so a bad record is caught at the consumer's edge and sent to the DLQ instead of
@@ -114,6 +114,21 @@ class Product(Event):
     category: NonEmptyStr
     price: Annotated[float, Field(ge=0)]
     tags: tuple[NonEmptyStr, ...] = ()
+
+
+InvalidationReason = Literal["interactions_changed", "product_deleted"]
+
+
+class CacheInvalidation(Event):
+    """A user's cached recommendations are stale: what the user interacted with changed in the
+    graph (graph-writer publishes one after the write commits, at least once: a duplicate only
+    invalidates twice). ``event_time`` is the time of the change's latest event."""
+
+    key_field: ClassVar[str] = "user_id"
+
+    schema_version: Literal[1] = 1
+    user_id: NonEmptyStr
+    reason: InvalidationReason
 
 
 def utc_now() -> datetime:

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 
 from polystream_common.schemas import (
     AnyUserEvent,
+    CacheInvalidation,
     ChatMessage,
     Event,
     Product,
@@ -84,6 +85,17 @@ PRODUCTS: Stream[Product] = Stream(
 
 STREAMS: tuple[Stream[Any], ...] = (SENSOR_READINGS, USER_EVENTS, CHAT_MESSAGES, PRODUCTS)
 STREAMS_BY_TOPIC: Mapping[str, Stream[Any]] = {s.topic: s for s in STREAMS}
+
+# Derived, not one of the four input streams (so not in STREAMS): graph-writer tells recsys-api
+# which users' cached recommendations are stale. Keyed by user like user.events; a consumer reads
+# it from the latest offset, and a duplicate is harmless.
+CACHE_INVALIDATIONS: Stream[CacheInvalidation] = Stream(
+    "cache.invalidations",
+    6,
+    "user_id",
+    TypeAdapter(CacheInvalidation),
+    {"retention.ms": str(24 * 3600 * 1000)},
+)
 
 DLQ_RETENTION_MS = str(14 * 24 * 3600 * 1000)
 

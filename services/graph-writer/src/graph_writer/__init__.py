@@ -1,1 +1,1 @@
-"""graph-writer: arrives with a later issue; the package holds its place in the workspace."""
+"""graph-writer: user.events and products.catalog -> the interaction graph in Neo4j."""

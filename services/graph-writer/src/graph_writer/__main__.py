@@ -1,3 +1,5 @@
-import sys
+"""graph-writer: user.events and products.catalog -> the interaction graph in Neo4j."""
 
-sys.exit("graph-writer is not built yet: see the open issues")
+from graph_writer.main import main
+
+main()
