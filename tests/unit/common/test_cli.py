@@ -12,6 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from embedder import main as embedder_main
+from embedder.main import app as embedder_app
+from embedder.settings import EmbedderSettings
 from event_consumer import main as event_main
 from event_consumer.main import app as event_app
 from event_consumer.settings import EventConsumerSettings
@@ -93,6 +96,9 @@ def test_a_time_that_is_not_iso_8601_is_a_usage_error() -> None:
         (sensor_app, ["analytics", "nothing"]),
         (event_app, ["analytics", "recent-activity"]),  # needs --user
         (event_app, ["analytics", "funnel", "--by", "week"]),
+        (embedder_app, ["search"]),  # needs a query
+        (embedder_app, ["search", "running shoes", "--limit", "0"]),
+        (embedder_app, ["similar-users"]),  # needs a user
     ],
 )
 def test_the_consumers_refuse_bad_usage_before_connecting(
@@ -110,11 +116,17 @@ def test_the_consumers_list_their_commands() -> None:
     assert all(
         q in queries for q in ("events-per-day", "funnel", "top-products", "recent-activity")
     )
+    embedder = runner.invoke(embedder_app, ["--help"]).output
+    assert all(c in embedder for c in ("run", "search", "similar-products", "similar-users"))
 
 
 @pytest.mark.parametrize(
     ("module", "settings"),
-    [(sensor_main, SensorConsumerSettings), (event_main, EventConsumerSettings)],
+    [
+        (sensor_main, SensorConsumerSettings),
+        (event_main, EventConsumerSettings),
+        (embedder_main, EmbedderSettings),
+    ],
 )
 @pytest.mark.parametrize("argv", [[], ["run"]])
 def test_a_consumer_service_runs_its_consumer_by_default(
