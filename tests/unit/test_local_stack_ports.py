@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
+from graph_writer.settings import GraphWriterSettings
 from polystream_common.settings import (
     KafkaSettings,
     MongoSettings,
@@ -29,6 +30,7 @@ SERVICES: list[tuple[type[ServiceSettings], str]] = [
     (SensorConsumerSettings, "SENSOR_CONSUMER_METRICS_PORT"),
     (EventConsumerSettings, "EVENT_CONSUMER_METRICS_PORT"),
     (EmbedderSettings, "EMBEDDER_METRICS_PORT"),
+    (GraphWriterSettings, "GRAPH_WRITER_METRICS_PORT"),
 ]
 
 
