@@ -29,6 +29,7 @@ import asyncpg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from neo4j import GraphDatabase
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pymilvus import MilvusClient
@@ -184,8 +185,9 @@ class ServiceProcess:
 class E2ENamespace:
     """One test's own corner of the shared local stack. ``env(module)`` configures a service (or
     the producer) to use it: topics under ``topic_prefix``, the PostgreSQL schema
-    ``postgres_schema``, the MongoDB database ``mongo_database``, the consumer group
-    ``group(module)``, and the stack's servers at the ports of stack.env."""
+    ``postgres_schema``, the MongoDB database ``mongo_database``, the Neo4j labels under
+    ``label_prefix``, the consumer group ``group(module)``, and the stack's servers at the ports
+    of stack.env."""
 
     name: str
     stack: dict[str, str]
@@ -206,6 +208,15 @@ class E2ENamespace:
     def collection_prefix(self) -> str:
         """Prefix of the namespace's vector collections (names must be identifiers)."""
         return f"{self.postgres_schema}_"
+
+    @property
+    def label_prefix(self) -> str:
+        """Prefix of the namespace's Neo4j labels and constraints (graph-writer's graph)."""
+        return f"{self.postgres_schema}_"
+
+    @property
+    def neo4j_uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.stack['NEO4J_BOLT_PORT']}"
 
     @property
     def milvus_uri(self) -> str:
@@ -243,13 +254,17 @@ class E2ENamespace:
             "MILVUS__URI": self.milvus_uri,
             "COLLECTION_PREFIX": self.collection_prefix,
             "EMBEDDING__MODEL_DIR": str(MODEL_DIR),
+            "NEO4J__URI": self.neo4j_uri,
+            "NEO4J__USER": self.stack["NEO4J_USER"],
+            "NEO4J__PASSWORD": self.stack["NEO4J_PASSWORD"],
+            "LABEL_PREFIX": self.label_prefix,
             **extra,
         }
         return {prefix + key: value for key, value in settings.items()}
 
     def drop(self) -> None:
-        """Delete the namespace's topics and consumer groups, its schema, its database and its
-        vector collections."""
+        """Delete the namespace's topics and consumer groups, its schema, its database, its
+        vector collections and its graph (nodes and constraints under its label prefix)."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         topics = [
             t for t in admin.list_topics(timeout=10).topics if t.startswith(self.topic_prefix)
@@ -275,6 +290,25 @@ class E2ENamespace:
                     milvus.drop_collection(name)
         finally:
             milvus.close()
+        drop_graph(self.stack, self.label_prefix)
+
+
+def drop_graph(stack: dict[str, str], label_prefix: str) -> None:
+    """DETACH DELETE the nodes of every label under ``label_prefix`` and drop its constraints."""
+    auth = (stack["NEO4J_USER"], stack["NEO4J_PASSWORD"])
+    with GraphDatabase.driver(f"bolt://127.0.0.1:{stack['NEO4J_BOLT_PORT']}", auth=auth) as driver:
+        labels, _, _ = driver.execute_query(
+            "CALL db.labels() YIELD label WHERE label STARTS WITH $prefix RETURN label",
+            prefix=label_prefix,
+        )
+        for record in labels:
+            driver.execute_query(f"MATCH (n:`{record['label']}`) DETACH DELETE n")
+        constraints, _, _ = driver.execute_query(
+            "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH $prefix RETURN name",
+            prefix=label_prefix,
+        )
+        for record in constraints:
+            driver.execute_query(f"DROP CONSTRAINT `{record['name']}` IF EXISTS")
 
 
 def drop_postgres_schema(stack: dict[str, str], schema: str, port: str | None = None) -> None:
