@@ -8,10 +8,17 @@ The graph::
     (:Campaign {id})-[:PROMOTES {count, first_at, last_at}]->(:Product {id, category})
 
 One ``INTERACTED`` relationship per (user, target, event type): ``count`` events of that type,
-the first and last of them at ``first_at``/``last_at``. A campaign's ``campaign_click``
-relationship also keeps ``session``, the session of the user's latest click on it (how
-graph-writer attributes the products of that session to the campaign). ``PROMOTES`` counts the
-product interactions that followed a click on the campaign in the same session.
+the first and last of them at ``first_at``/``last_at``. Chosen over one relationship per (user,
+target) with counts per type because Neo4j properties cannot be maps: per-type counts and times
+there would be property names made from event types (``view_count``, ``view_last_at``, ...), which
+no index, ``MERGE`` key or ``WHERE r.type = ...`` can use. The cost is at most four relationships
+per (user, product) (view, click, add_to_cart, purchase) and two per (user, campaign); a query
+that wants one figure per pair sums them (``sum(r.count)``), as the ones below do.
+
+A campaign's ``campaign_click`` relationship also keeps ``session``, the session of the user's
+latest click on it (how graph-writer attributes the products of that session to the campaign).
+``PROMOTES`` counts the product interactions that followed a click on the campaign in the same
+session.
 
 Every label (and constraint name) carries ``label_prefix`` (default ""): Neo4j community has one
 database, so a test's or a benchmark's graph lives under labels of its own (``e2e_1a2b_User``)
