@@ -12,11 +12,11 @@ mkdir -p "$LOGS"
 
 # Each service's servers and metrics port from stack.env, the one place ports are written down
 # (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
-for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER; do
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER; do
   export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 done
 export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT \
-       EMBEDDER_METRICS_PORT
+       EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
 export SENSOR_CONSUMER_POSTGRES__HOST=127.0.0.1 SENSOR_CONSUMER_POSTGRES__PORT="$POSTGRES_PORT" \
        SENSOR_CONSUMER_POSTGRES__USER="$POSTGRES_USER" \
        SENSOR_CONSUMER_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
@@ -25,6 +25,8 @@ export EVENT_CONSUMER_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT"
 # Locally every collection lives in the Milvus server (Qdrant has no server here; see README.md).
 export EMBEDDER_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
        EMBEDDER_EMBEDDING__MODEL_DIR="$ROOT/.cache/models/all-MiniLM-L6-v2"
+export GRAPH_WRITER_NEO4J__URI="bolt://127.0.0.1:$NEO4J_BOLT_PORT" \
+       GRAPH_WRITER_NEO4J__USER="$NEO4J_USER" GRAPH_WRITER_NEO4J__PASSWORD="$NEO4J_PASSWORD"
 
 pids=()
 start() {  # name, module, args...
@@ -45,6 +47,7 @@ cd "$ROOT"
 start sensor-consumer sensor_consumer
 start event-consumer event_consumer
 start embedder embedder
+start graph-writer graph_writer
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -54,7 +57,8 @@ cat <<TXT
 polystream is running. Where to look:
   Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
-  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics
+  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
+                      http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics  http://127.0.0.1:$GRAPH_WRITER_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
   MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages, products)
   sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
@@ -64,7 +68,10 @@ polystream is running. Where to look:
   semantic search     .venv/bin/python -m embedder search "running shoes" --limit 5
   similar products    .venv/bin/python -m embedder similar-products prod-00042
   similar users       .venv/bin/python -m embedder similar-users user-00042
-  delete a product    .venv/bin/python -m producer delete-product prod-00001   (a tombstone: gone from MongoDB and Milvus)
+  Neo4j               bolt://127.0.0.1:$NEO4J_BOLT_PORT  (user $NEO4J_USER)
+  graph queries       .venv/bin/python -m graph_writer interactions user-00042 user-00043
+  similar campaigns   .venv/bin/python -m graph_writer campaigns-of-similar-users user-00042 --limit 5
+  delete a product    .venv/bin/python -m producer delete-product prod-00001   (a tombstone: gone from MongoDB, Milvus and Neo4j)
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
