@@ -14,11 +14,14 @@
   vector store's upserts/s and search p50/p99 through our adapter vs its own client
   (bench/vector_stores.py).
 
+- graph-writer: relationships/s from Kafka into Neo4j through the whole service vs a raw batched
+  ``UNWIND ... MERGE`` of the same rows into the same Neo4j (bench/graph_bench.py).
+
 ``--only sensor`` (producer and sensor-consumer, bench/results/sensor.json), ``--only events``
-(event-consumer, bench/results/events.json) or ``--only embedder`` (bench/results/embedder.json)
-runs one part; all by default. Each file records the
-command that made it. Each part runs ``--repeat`` times (3) and reports the run with the median
-ratio, with every run's ratio beside it. Not a test: nothing here asserts a timing.
+(event-consumer, bench/results/events.json), ``--only embedder`` (bench/results/embedder.json) or
+``--only graph`` (bench/results/graph_writer.json) runs one part; all by default. Each file
+records the command that made it. Each part runs ``--repeat`` times (3) and reports the run with
+the median ratio, with every run's ratio beside it. Not a test: nothing here asserts a timing.
 
 Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
 namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
@@ -47,6 +50,7 @@ from typing import Any, TypeVar
 import asyncpg
 import embedder_bench
 import encoders
+import graph_bench
 import vector_stores
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -414,7 +418,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records per benchmark")
     parser.add_argument(
-        "--only", choices=["sensor", "events", "embedder"], help="one part (default: all)"
+        "--only",
+        choices=["sensor", "events", "embedder", "graph"],
+        help="one part (default: all)",
     )
     parser.add_argument(
         "--sentences", type=int, default=3_000, help="chat messages of the embedder benchmark"
@@ -441,6 +447,11 @@ def main() -> None:
                 [asyncio.run(bench_event_consumer(args.records, workdir)) for _ in runs]
             )
             write_results("events", {"event_consumer_vs_raw_insert_many": events})
+        if args.only in (None, "graph"):
+            graph = median_run(
+                [asyncio.run(graph_bench.bench_graph_writer(50_000, workdir)) for _ in runs]
+            )
+            write_results("graph_writer", {"graph_writer_vs_raw_unwind_merge": graph})
         if args.only in (None, "embedder"):
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
