@@ -12,7 +12,12 @@ either input --invalid--> <topic>.dlq (original bytes, origin and error headers)
 Windows are by event time (the record's ``event_time``, set as the Kafka timestamp before the
 repartition) and aligned on the epoch. A window closes when its partition's event time passes
 its end by the grace period (``closing_strategy="partition"``: one later record closes every
-key's window on that partition); only then is it emitted, once, as its final value.
+key's window on that partition); only then is it emitted, once, as its final value. A record of
+a closed window is late: Quix Streams drops it with a WARNING log line. Records of one entity
+reach its repartition partition from every input partition, so the grace must cover how far
+input partitions drift apart in event time, which is small when the service keeps up and can
+reach the backlog's span while it catches up after downtime (the e2e test closes its last
+windows only once caught up for this reason).
 
 Exactly once, the contract: ``processing_guarantee="exactly-once"``. Each checkpoint (every
 ``commit_interval_s``) 1. flushes the PostgreSQL sinks (upserts by window key), 2. produces the

@@ -98,7 +98,8 @@ class AggregatorSettings(ServiceSettings):
         default=10.0,
         ge=0,
         description="a window closes once its partition's event time passes its end by this"
-        " much; later events of it are dropped (logged by Quix Streams)",
+        " much; later events of it are dropped (logged by Quix Streams). It must cover the"
+        " event-time drift between input partitions (see aggregator.pipeline)",
     )
     instance_id: str = Field(
         default_factory=socket.gethostname,
