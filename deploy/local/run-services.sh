@@ -12,11 +12,11 @@ mkdir -p "$LOGS"
 
 # Each service's servers and metrics port from stack.env, the one place ports are written down
 # (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
-for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER; do
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER AGGREGATOR; do
   export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 done
 export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT \
-       EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT
+       EMBEDDER_METRICS_PORT GRAPH_WRITER_METRICS_PORT AGGREGATOR_METRICS_PORT
 export SENSOR_CONSUMER_POSTGRES__HOST=127.0.0.1 SENSOR_CONSUMER_POSTGRES__PORT="$POSTGRES_PORT" \
        SENSOR_CONSUMER_POSTGRES__USER="$POSTGRES_USER" \
        SENSOR_CONSUMER_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
@@ -25,6 +25,9 @@ export EVENT_CONSUMER_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT"
 # Locally every collection lives in the Milvus server (Qdrant has no server here; see README.md).
 export EMBEDDER_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
        EMBEDDER_EMBEDDING__MODEL_DIR="$ROOT/.cache/models/all-MiniLM-L6-v2"
+export AGGREGATOR_POSTGRES__HOST=127.0.0.1 AGGREGATOR_POSTGRES__PORT="$POSTGRES_PORT" \
+       AGGREGATOR_POSTGRES__USER="$POSTGRES_USER" AGGREGATOR_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
+       AGGREGATOR_POSTGRES__DATABASE="$POSTGRES_DB" AGGREGATOR_STATE_DIR="$ROOT/.stack/aggregator-state"
 export GRAPH_WRITER_NEO4J__URI="bolt://127.0.0.1:$NEO4J_BOLT_PORT" \
        GRAPH_WRITER_NEO4J__USER="$NEO4J_USER" GRAPH_WRITER_NEO4J__PASSWORD="$NEO4J_PASSWORD"
 
@@ -48,6 +51,7 @@ start sensor-consumer sensor_consumer
 start event-consumer event_consumer
 start embedder embedder
 start graph-writer graph_writer
+start aggregator aggregator
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -58,7 +62,7 @@ polystream is running. Where to look:
   Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
   metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
-                      http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics  http://127.0.0.1:$GRAPH_WRITER_METRICS_PORT/metrics
+                      http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics  http://127.0.0.1:$GRAPH_WRITER_METRICS_PORT/metrics  http://127.0.0.1:$AGGREGATOR_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
   MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages, products)
   sensor analytics    .venv/bin/python -m sensor_consumer analytics stats
@@ -68,6 +72,8 @@ polystream is running. Where to look:
   semantic search     .venv/bin/python -m embedder search "running shoes" --limit 5
   similar products    .venv/bin/python -m embedder similar-products prod-00042
   similar users       .venv/bin/python -m embedder similar-users user-00042
+  engagement scores   psql "$PG" -c 'SELECT entity_type, entity_id, score, as_of FROM engagement_scores ORDER BY score DESC LIMIT 10'
+  sensor rollups      psql "$PG" -c 'SELECT * FROM sensor_rollups ORDER BY window_start DESC LIMIT 10'
   Neo4j               bolt://127.0.0.1:$NEO4J_BOLT_PORT  (user $NEO4J_USER)
   graph queries       .venv/bin/python -m graph_writer interactions user-00042 user-00043
   similar campaigns   .venv/bin/python -m graph_writer campaigns-of-similar-users user-00042 --limit 5

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
+from aggregator.settings import AggregatorSettings
 from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
 from graph_writer.settings import GraphWriterSettings
@@ -30,6 +31,7 @@ SERVICES: list[tuple[type[ServiceSettings], str]] = [
     (SensorConsumerSettings, "SENSOR_CONSUMER_METRICS_PORT"),
     (EventConsumerSettings, "EVENT_CONSUMER_METRICS_PORT"),
     (EmbedderSettings, "EMBEDDER_METRICS_PORT"),
+    (AggregatorSettings, "AGGREGATOR_METRICS_PORT"),
     (GraphWriterSettings, "GRAPH_WRITER_METRICS_PORT"),
 ]
 
