@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from aggregator.settings import AggregatorSettings
 from pydantic_settings import BaseSettings
 
-from aggregator.settings import AggregatorSettings
 from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
 from graph_writer.settings import GraphWriterSettings
