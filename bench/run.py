@@ -6,22 +6,22 @@
   COPY of the same rows into the same table (the write ceiling, no Kafka, no dedupe);
 - event-consumer: documents/s from Kafka (user.events) into MongoDB through the whole service vs
   plain pymongo ``insert_many`` (unordered, batches of 5000) of the same documents into the same
-  collection on the same server.
-
+  collection on the same server;
 - embedder: sentences/s end to end (chat messages from Kafka, encoded, upserted into Milvus,
   profiles updated, checkpointed) vs raw ``encoder.encode`` of the same texts, same backend and
   encoder batch size; beside it the two encoder backends side by side (bench/encoders.py) and each
   vector store's upserts/s and search p50/p99 through our adapter vs its own client
-  (bench/vector_stores.py).
-
+  (bench/vector_stores.py);
 - graph-writer: relationships/s from Kafka into Neo4j through the whole service vs a raw batched
-  ``UNWIND ... MERGE`` of the same rows into the same Neo4j (bench/graph_bench.py).
+  ``UNWIND ... MERGE`` of the same rows into the same Neo4j (bench/graph_bench.py);
+- aggregator: user events/s through the whole Quix Streams service (exactly-once), beside the
+  figures of faust-streaming and bare Quix Streams on the same workload (bench/stream_libs).
 
-``--only sensor`` (producer and sensor-consumer, bench/results/sensor.json), ``--only events``
-(event-consumer, bench/results/events.json), ``--only embedder`` (bench/results/embedder.json) or
-``--only graph`` (bench/results/graph_writer.json) runs one part; all by default. Each file
+``--only sensor|events|embedder|graph|aggregator`` runs one part (results in
+bench/results/{sensor,events,embedder,graph_writer,aggregator}.json); all by default. Each file
 records the command that made it. Each part runs ``--repeat`` times (3) and reports the run with
-the median ratio, with every run's ratio beside it. Not a test: nothing here asserts a timing.
+the median ratio, with every run's ratio beside it (the aggregator, which has no ceiling of its
+own, runs once). Not a test: nothing here asserts a timing.
 
 Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
 namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aggregator_bench
 import asyncpg
 import embedder_bench
 import encoders
@@ -419,7 +420,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="records per benchmark")
     parser.add_argument(
         "--only",
-        choices=["sensor", "events", "embedder", "graph"],
+        choices=["sensor", "events", "embedder", "graph", "aggregator"],
         help="one part (default: all)",
     )
     parser.add_argument(
@@ -452,6 +453,10 @@ def main() -> None:
                 [asyncio.run(graph_bench.bench_graph_writer(50_000, workdir)) for _ in runs]
             )
             write_results("graph_writer", {"graph_writer_vs_raw_unwind_merge": graph})
+        if args.only in (None, "aggregator"):
+            # No ceiling of its own: the figure set against the peer library's (bench/stream_libs).
+            aggregator = aggregator_bench.bench_aggregator(args.records, workdir)
+            write_results("aggregator", {"aggregator_quix_streams": aggregator})
         if args.only in (None, "embedder"):
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
