@@ -19,6 +19,7 @@ from polystream_vectors import semantic
 from polystream_vectors.collections import (
     PRODUCTS,
     USER_PROFILES,
+    product_point,
     product_text,
     products_collection,
     user_profiles_collection,
@@ -62,20 +63,7 @@ async def store() -> InMemoryVectorStore:
     vectors = encoder.encode([product_text(p) for p in products])
     await store.upsert(
         PRODUCTS,
-        [
-            Point(
-                id=point_id(p.product_id),
-                vector=v.tolist(),
-                payload={
-                    "product_id": p.product_id,
-                    "name": p.name,
-                    "category": p.category,
-                    "price": p.price,
-                    "updated_at": p.event_time,
-                },
-            )
-            for p, v in zip(products, vectors, strict=True)
-        ],
+        [product_point(p, v.tolist()) for p, v in zip(products, vectors, strict=True)],
     )
     await store.ensure_collection(user_profiles_collection(DIM))
     users = [f"u{i}" for i in range(8)]

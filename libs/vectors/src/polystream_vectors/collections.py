@@ -14,8 +14,10 @@ about no product carries ``product_id=""``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from polystream_common.schemas import Product
-from polystream_vectors.store import CollectionSpec, PayloadType
+from polystream_vectors.store import CollectionSpec, PayloadType, Point, point_id
 
 PRODUCTS = "products"
 CHAT_MESSAGES = "chat_messages"
@@ -72,6 +74,22 @@ def user_profiles_collection(dimension: int, name: str = USER_PROFILES) -> Colle
             "weight": PayloadType.FLOAT,
             "events_offset": PayloadType.INT,
             "chat_offset": PayloadType.INT,
+        },
+    )
+
+
+def product_point(product: Product, vector: Sequence[float]) -> Point:
+    """The point of ``product`` in :func:`products_collection`: ``vector`` (of
+    :func:`product_text`) and the payload a search shows and filters on."""
+    return Point(
+        id=point_id(product.product_id),
+        vector=list(vector),
+        payload={
+            "product_id": product.product_id,
+            "name": product.name,
+            "category": product.category,
+            "price": product.price,
+            "updated_at": product.event_time,
         },
     )
 

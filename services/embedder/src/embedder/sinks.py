@@ -40,7 +40,7 @@ from polystream_common.sink import (
     TopicPartitionId,
 )
 from polystream_embeddings.encoder import Encoder
-from polystream_vectors.collections import NO_PRODUCT, product_text
+from polystream_vectors.collections import NO_PRODUCT, product_point, product_text
 from polystream_vectors.store import CollectionSpec, Point, point_id
 
 log = logging.getLogger(__name__)
@@ -108,18 +108,7 @@ class ProductVectorSink(_VectorSink, DeletingSink[Product]):
         products = [record.value for record in batch]
         vectors = await self._encoder.encode([product_text(p) for p in products])
         points = [
-            Point(
-                id=point_id(p.product_id),
-                vector=vector.tolist(),
-                payload={
-                    "product_id": p.product_id,
-                    "name": p.name,
-                    "category": p.category,
-                    "price": p.price,
-                    "updated_at": p.event_time,
-                },
-            )
-            for p, vector in zip(products, vectors, strict=True)
+            product_point(p, vector.tolist()) for p, vector in zip(products, vectors, strict=True)
         ]
         await self._stores.upsert(self._collection, points)
         return ()
