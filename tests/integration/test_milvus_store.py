@@ -3,6 +3,7 @@ VectorStore adapter meets, in a collection of each test's own, dropped after."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import uuid
 from collections.abc import AsyncIterator
@@ -43,3 +44,33 @@ async def collection(store: MilvusVectorStore) -> AsyncIterator[str]:
 
 class TestMilvusVectorStore(contract.VectorStoreContract):  # type: ignore[name-defined,misc]
     pass
+
+
+async def test_a_bounded_search_store_finds_what_a_strong_one_wrote(
+    stack: dict[str, str], store: MilvusVectorStore, collection: str
+) -> None:
+    """The read path's setting: searches at Bounded consistency (no wait for the time tick) find
+    the points once the bounded staleness has passed; writes and retrieves are unchanged."""
+    points = contract.products()
+    await store.ensure_collection(contract.spec(collection))
+    await store.upsert(collection, points)
+    settings = MilvusSettings(
+        uri=f"http://127.0.0.1:{stack['MILVUS_PORT']}", search_consistency_level="Bounded"
+    )
+    async with MilvusVectorStore(settings) as reader:
+        await reader.ensure_collection(contract.spec(collection))
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            hits = await reader.search(collection, points[0].vector, limit=1)
+            if hits and hits[0].id == points[0].id:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "never visible at Bounded"
+            await asyncio.sleep(0.5)
+        assert set(await reader.retrieve(collection, [p.id for p in points])) == {
+            p.id for p in points
+        }
+
+
+def test_an_unknown_consistency_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="search_consistency_level"):
+        MilvusSettings(search_consistency_level="Sometimes")  # type: ignore[arg-type]

@@ -60,6 +60,8 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
         super().__init__()
         self._settings = settings
         self._consistency_level = consistency_level
+        level = settings.search_consistency_level
+        self._search_consistency = {"consistency_level": level} if level else {}
         self._hnsw = {"M": hnsw_m, "efConstruction": hnsw_ef_construction}
         self._search_ef = search_ef
 
@@ -119,6 +121,7 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
             anns_field=VECTOR_FIELD,
             # HNSW returns at most ef results: ef below the limit would cut the answer short.
             search_params={"metric_type": "COSINE", "params": {"ef": max(self._search_ef, limit)}},
+            **self._search_consistency,
         )
         return [
             Hit(
