@@ -1,3 +1,3 @@
-import sys
+from recsys_api.main import main
 
-sys.exit("recsys-api is not built yet: see the open issues")
+main()
