@@ -1,1 +1,3 @@
-"""recsys-api: arrives with a later issue; the package holds its place in the workspace."""
+"""recsys-api: recommendations, semantic search and analytics over HTTP.
+
+Built so far: the search routes, health probes and the Redis look-aside cache."""
