@@ -374,6 +374,21 @@ def run_producer(
     return dict(json.loads(report.read_text()))
 
 
+def delete_products(ns: E2ENamespace, product_ids: list[str]) -> dict[str, Any]:
+    """Publish tombstones with ``python -m producer delete-product`` in the namespace; its JSON
+    report (the topic and the ids deleted)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "producer", "delete-product", *product_ids],
+        env={**os.environ, **ns.env("producer")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return dict(json.loads(result.stdout))
+
+
 def scrape(port: int) -> dict[str, float]:
     """Sum of each metric's samples on a service's /metrics, by sample name."""
     totals: dict[str, float] = {}

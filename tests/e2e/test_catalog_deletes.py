@@ -7,10 +7,6 @@ Runs in a namespace of its own (topics, database, group): see conftest.py."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,14 @@ from pymongo import AsyncMongoClient
 
 from polystream_common.topics import PRODUCTS
 
-from .conftest import ROOT, E2ENamespace, group_lag, read_all, run_producer, wait_until
+from .conftest import (
+    E2ENamespace,
+    delete_products,
+    group_lag,
+    read_all,
+    run_producer,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -69,16 +72,7 @@ def test_deleted_products_leave_mongodb_and_the_rest_stay(
         service=consumer,
     )
 
-    result = subprocess.run(
-        [sys.executable, "-m", "producer", "delete-product", *DELETED],
-        env={**os.environ, **ns.env("producer")},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout) == {"topic": topic, "deleted": DELETED}
+    assert delete_products(ns, DELETED) == {"topic": topic, "deleted": DELETED}
 
     remaining = everything - set(DELETED)
     wait_until(

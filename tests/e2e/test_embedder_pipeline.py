@@ -9,10 +9,6 @@ Runs in a namespace of its own (topics, group, collections under a prefix): see 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +31,8 @@ from polystream_vectors.store import point_id
 
 from .conftest import (
     MODEL_DIR,
-    ROOT,
     E2ENamespace,
+    delete_products,
     group_lag,
     read_all,
     run_producer,
@@ -210,16 +206,7 @@ def test_sigkill_and_restart_leave_exact_vectors_and_profiles_and_deletes_reach_
     assert len(hits) == 5 and hits[0].score > 0.3
 
     # 5. Tombstones delete the products from the store.
-    result = subprocess.run(
-        [sys.executable, "-m", "producer", "delete-product", *DELETED],
-        env={**os.environ, **ns.env("producer")},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["deleted"] == DELETED
+    assert delete_products(ns, DELETED)["deleted"] == DELETED
     wait_until(
         lambda: count(milvus, products_c) == CATALOG - len(DELETED),
         120,

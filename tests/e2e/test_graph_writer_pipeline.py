@@ -9,10 +9,6 @@ Runs in a namespace of its own (topics, group, Neo4j label prefix): see conftest
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,7 +26,14 @@ from neo4j import Driver, GraphDatabase
 from polystream_common.topics import CACHE_INVALIDATIONS, PRODUCTS, USER_EVENTS
 from polystream_readmodels.graph import GraphLabels
 
-from .conftest import ROOT, E2ENamespace, group_lag, read_all, run_producer, wait_until
+from .conftest import (
+    E2ENamespace,
+    delete_products,
+    group_lag,
+    read_all,
+    run_producer,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -221,16 +224,7 @@ def test_sigkill_and_restart_leave_exact_counts_invalidations_and_deletes(
     # 5. Tombstones DETACH DELETE the products; their users are invalidated.
     touched = Counter(target for _, target, _ in interactions if target.startswith("prod-"))
     deleted = sorted(p for p, _ in touched.most_common(3))
-    result = subprocess.run(
-        [sys.executable, "-m", "producer", "delete-product", *deleted],
-        env={**os.environ, **ns.env("producer")},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["deleted"] == deleted
+    assert delete_products(ns, deleted)["deleted"] == deleted
     wait_until(
         lambda: count(driver, g.product) == CATALOG - len(deleted),
         60,
