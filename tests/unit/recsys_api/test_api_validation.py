@@ -23,11 +23,17 @@ from polystream_vectors.collections import (
 from polystream_vectors.store import Point, point_id
 from polystream_vectors.testing import InMemoryVectorStore
 from recsys_api.app import create_app
+from recsys_api.cache import CacheSettings
 from recsys_api.settings import RecsysApiSettings
+from recsys_api.testing import InMemoryChat, InMemoryEngagement, InMemoryGraph
 
 DIM = 64
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-SETTINGS = RecsysApiSettings(embedding=EmbeddingSettings(dimension=DIM))
+SETTINGS = RecsysApiSettings(
+    embedding=EmbeddingSettings(dimension=DIM),
+    cache=CacheSettings(enabled=False),
+    invalidations=False,
+)
 
 
 def product(
@@ -85,7 +91,14 @@ def client() -> Iterator[TestClient]:
             [user_point(u, v.tolist()) for u, v in zip(["u1", "u2", "u3"], users, strict=True)],
         )
 
-    app = create_app(SETTINGS, encoder=encoder, store=store)
+    app = create_app(
+        SETTINGS,
+        encoder=encoder,
+        store=store,
+        graph=InMemoryGraph(),
+        engagement=InMemoryEngagement(),
+        chat=InMemoryChat(),
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.portal is not None
         client.portal.call(fill)  # on the app's own event loop
@@ -189,7 +202,14 @@ def test_readyz_is_a_503_naming_what_is_down() -> None:
         async def retrieve(self, collection: str, ids: object) -> dict[int, Point]:  # type: ignore[override]
             raise ConnectionError("refused")
 
-    app = create_app(SETTINGS, encoder=HashingEncoder(DIM), store=DownStore())
+    app = create_app(
+        SETTINGS,
+        encoder=HashingEncoder(DIM),
+        store=DownStore(),
+        graph=InMemoryGraph(),
+        engagement=InMemoryEngagement(),
+        chat=InMemoryChat(),
+    )
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503

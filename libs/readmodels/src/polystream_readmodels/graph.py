@@ -240,3 +240,54 @@ async def interactions_of_users(
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class UserTarget:
+    """One user's interactions with one product or campaign: ``interactions`` events in all."""
+
+    user_id: str
+    kind: TargetKind
+    id: str
+    category: str | None
+    interactions: int
+
+
+async def targets_of_users(
+    driver: AsyncDriver, user_ids: Sequence[str], *, label_prefix: str = "", per_user: int = 100
+) -> list[UserTarget]:
+    """Each (user, target) pair of ``user_ids`` with its interaction count (all event types
+    summed): each user's ``per_user`` most interacted targets, by user, then most interactions
+    first, then kind and id. recsys-api's graph step reads the similar users' targets with it,
+    and a user's own to leave them out."""
+    if per_user < 1:
+        raise ValueError("per_user must be at least 1")
+    if not user_ids:
+        return []
+    g = GraphLabels(label_prefix)
+    query = f"""
+        MATCH (u:`{g.user}`)-[r:{INTERACTED}]->(t)
+        WHERE u.id IN $users
+        WITH u, t, sum(r.count) AS interactions,
+             CASE WHEN t:`{g.campaign}` THEN 'campaign' ELSE 'product' END AS kind
+        ORDER BY interactions DESC, kind ASC, t.id ASC
+        WITH u, collect({{kind: kind, id: t.id, category: t.category,
+                          interactions: interactions}})[..$per_user] AS top
+        UNWIND top AS row
+        RETURN u.id AS user_id, row.kind AS kind, row.id AS id, row.category AS category,
+               row.interactions AS interactions
+        ORDER BY user_id ASC, interactions DESC, kind ASC, id ASC
+    """
+    rows = await _rows(driver, query, users=list(dict.fromkeys(user_ids)), per_user=per_user)
+    return [
+        UserTarget(r["user_id"], r["kind"], r["id"], r["category"], r["interactions"]) for r in rows
+    ]
+
+
+async def user_exists(driver: AsyncDriver, user_id: str, *, label_prefix: str = "") -> bool:
+    """Whether graph-writer has seen the user (a ``User`` node, by its unique ``id``)."""
+    g = GraphLabels(label_prefix)
+    rows = await _rows(
+        driver, f"MATCH (u:`{g.user}` {{id: $user}}) RETURN 1 AS found", user=user_id
+    )
+    return bool(rows)

@@ -82,6 +82,9 @@ CACHE_CIRCUIT_OPEN = Gauge(
 class CacheSettings(BaseModel):
     """The look-aside cache; the Redis URL is :class:`~polystream_common.settings.RedisSettings`."""
 
+    enabled: bool = Field(
+        default=True, description="off: every read computes from the stores (result=bypass)"
+    )
     key_prefix: str = Field(default="recsys", pattern=r"^[A-Za-z0-9._-]+$")
     ttl_s: dict[str, PositiveFloat] = Field(
         default_factory=lambda: {"recommendations": 60.0, "search": 300.0, "analytics": 30.0},
@@ -271,6 +274,10 @@ class LookAsideCache:
         """Drop a user's cached recommendations (after their graph changed)."""
         await self.invalidate(RECOMMENDATIONS, str(user_id))
 
+    async def ping(self) -> None:
+        """One round trip to Redis (readiness), around the breaker: it reports, not protects."""
+        await self._redis.ping()
+
     async def close(self) -> None:
         await self._redis.aclose()
 
@@ -295,6 +302,8 @@ class LookAsideCache:
     async def _read(self, full_key: str, decode: Callable[[bytes], T]) -> T | _Miss:
         """The decoded value; ``_MISS`` when absent or undecodable (Redis usable); a fresh
         ``_Miss()`` when Redis was skipped or failed."""
+        if not self.settings.enabled:
+            return _Miss()
         if not self.breaker.allow():
             self._fallback("circuit_open")
             return _Miss()

@@ -1,5 +1,6 @@
-"""The HTTP routes: semantic search over the vector collections (:mod:`polystream_vectors.semantic`)
-and the health probes.
+"""The HTTP routes: hybrid recommendations (:mod:`recsys_api.recommend`), semantic search over the
+vector collections (:mod:`polystream_vectors.semantic`) and the health probes. Every read goes
+through the look-aside cache (:mod:`recsys_api.cache`) under its kind's TTL.
 
 Bad input never gives a 500: FastAPI refuses what the declared bounds exclude (422), the read
 side's :class:`ValueError` becomes a 422 with its message, and an id without a vector
@@ -9,12 +10,14 @@ side's :class:`ValueError` becomes a 422 with its message, and an id without a v
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -29,7 +32,16 @@ from polystream_vectors.semantic import (
     UserHit,
 )
 from polystream_vectors.store import VectorStore
-from recsys_api.deps import Collections, CollectionsDep, EncoderDep, SettingsDep, StoreDep
+from recsys_api.deps import (
+    CacheDep,
+    Collections,
+    CollectionsDep,
+    EncoderDep,
+    RecommenderDep,
+    ResourcesDep,
+    StoreDep,
+)
+from recsys_api.recommend import Recommendations
 from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +49,11 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 K = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="how many results")]
+Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+SEARCH = "search"
+RECOMMENDATIONS = "recommendations"
+CACHED_RECOMMENDATIONS = MAX_LIMIT
+"""A user's recommendations are computed and cached once at the largest k; a request slices."""
 
 
 class ProductResult(BaseModel):
@@ -85,6 +102,66 @@ class SimilarUsersResponse(BaseModel):
     results: list[UserResult] = Field(description="best first, the user itself excluded")
 
 
+class ViaUser(BaseModel):
+    """A similar user who led to an item: their profile similarity and interactions with it."""
+
+    user_id: str
+    similarity: float
+    interactions: int
+
+
+class RecommendedItem(BaseModel):
+    kind: Literal["product", "campaign"]
+    id: str
+    score: float = Field(description="rank score in [0, 1], higher first")
+    reason: Literal["similar_users", "popular"] = Field(
+        description="similar_users: found through them (see via); popular: cold-start filler"
+    )
+    engagement: float = Field(description="the item's decayed engagement score")
+    affinity: float = Field(description="sum of similarity * log1p(interactions) over via")
+    via: list[ViaUser] = Field(
+        description="the similar users who interacted with it, closest first"
+    )
+
+
+class RecommendationsResponse(BaseModel):
+    user_id: str
+    strategy: Literal["hybrid", "popular"] = Field(
+        description="popular when the user has no neighbours with anything new (cold start)"
+    )
+    source: Literal["profile", "last_chat", "none"] = Field(
+        description="what the vector step started from"
+    )
+    items: list[RecommendedItem] = Field(description="best first")
+    similar_users: list[UserResult] = Field(description="the vector step's neighbours")
+
+    @classmethod
+    def of(cls, found: Recommendations) -> RecommendationsResponse:
+        return cls(
+            user_id=found.user_id,
+            strategy=found.strategy,
+            source=found.source,
+            items=[
+                RecommendedItem(
+                    kind=item.kind,
+                    id=item.id,
+                    score=item.score,
+                    reason=item.reason,
+                    engagement=item.engagement,
+                    affinity=item.affinity,
+                    via=[
+                        ViaUser(
+                            user_id=v.user_id, similarity=v.similarity, interactions=v.interactions
+                        )
+                        for v in item.via
+                    ],
+                )
+                for item in found.items
+            ],
+            similar_users=[UserResult.of(hit) for hit in found.similar_users],
+        )
+
+
 class Health(BaseModel):
     status: str = "ok"
 
@@ -107,9 +184,46 @@ def _client_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
 
 
+@router.get(
+    "/recommendations/{user_id}",
+    response_model=RecommendationsResponse,
+    responses=_NOT_FOUND,
+    tags=["recommendations"],
+)
+async def recommendations(
+    user_id: Id,
+    recommender: RecommenderDep,
+    cache: CacheDep,
+    k: K = 10,
+    kind: Annotated[
+        Literal["product", "campaign"] | None, Query(description="only this kind of item")
+    ] = None,
+) -> RecommendationsResponse:
+    """Hybrid recommendations: users similar to this one (vector step), what they interacted
+    with that this user has not (graph step), ranked by that affinity blended with engagement
+    (rank step). Each item says why it was picked. A user with nothing to go on gets popular
+    items (``strategy: popular``); a user no store knows gets 404."""
+
+    async def compute() -> RecommendationsResponse:
+        with _client_errors():
+            found = await recommender.recommend(user_id, CACHED_RECOMMENDATIONS)
+        return RecommendationsResponse.of(found)
+
+    full = await cache.get_or_compute(
+        RECOMMENDATIONS,
+        user_id,
+        compute,
+        encode=RecommendationsResponse.model_dump_json,
+        decode=RecommendationsResponse.model_validate_json,
+    )
+    items = [item for item in full.items if kind is None or item.kind == kind][:k]
+    return full.model_copy(update={"items": items})
+
+
 @router.get("/products/search", response_model=ProductSearchResponse, tags=["search"])
 async def search_products(
     encoder: EncoderDep,
+    cache: CacheDep,
     store: StoreDep,
     collections: CollectionsDep,
     q: Annotated[
@@ -123,18 +237,29 @@ async def search_products(
 ) -> ProductSearchResponse:
     """The ``k`` products closest in meaning to ``q``, optionally of one category and within a
     price range."""
-    with _client_errors():
-        hits = await semantic.search_products(
-            encoder,
-            store,
-            q,
-            limit=k,
-            category=category,
-            min_price=min_price,
-            max_price=max_price,
-            collection=collections.products,
-        )
-    return ProductSearchResponse(query=q, results=[ProductResult.of(hit) for hit in hits])
+
+    async def compute() -> ProductSearchResponse:
+        with _client_errors():
+            hits = await semantic.search_products(
+                encoder,
+                store,
+                q,
+                limit=k,
+                category=category,
+                min_price=min_price,
+                max_price=max_price,
+                collection=collections.products,
+            )
+        return ProductSearchResponse(query=q, results=[ProductResult.of(hit) for hit in hits])
+
+    key = json.dumps([q, k, category, min_price, max_price], separators=(",", ":"))
+    return await cache.get_or_compute(
+        SEARCH,
+        hashlib.sha256(key.encode()).hexdigest(),
+        compute,
+        encode=ProductSearchResponse.model_dump_json,
+        decode=ProductSearchResponse.model_validate_json,
+    )
 
 
 @router.get(
@@ -144,7 +269,7 @@ async def search_products(
     tags=["search"],
 )
 async def similar_products(
-    product_id: str, store: StoreDep, collections: CollectionsDep, k: K = 10
+    product_id: Id, store: StoreDep, collections: CollectionsDep, k: K = 10
 ) -> SimilarProductsResponse:
     """The ``k`` products nearest this product's vector; 404 when it has none."""
     with _client_errors():
@@ -163,7 +288,7 @@ async def similar_products(
     tags=["search"],
 )
 async def similar_users(
-    user_id: str, store: StoreDep, collections: CollectionsDep, k: K = 10
+    user_id: Id, store: StoreDep, collections: CollectionsDep, k: K = 10
 ) -> SimilarUsersResponse:
     """The ``k`` users whose profile vectors are nearest this user's; 404 when the user has no
     profile yet."""
@@ -186,13 +311,29 @@ async def healthz() -> Health:
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": dict[str, str]}},
     tags=["health"],
 )
-async def readyz(
-    store: StoreDep, collections: CollectionsDep, settings: SettingsDep
-) -> JSONResponse:
-    """Whether the dependencies answer (readiness): 200 with ``{"milvus": "ok"}``, or 503
-    naming what is down."""
-    checks = {"milvus": await _check(_ping_store(store, collections), settings)}
-    ready = all(value == "ok" for value in checks.values())
+async def readyz(request: Request, resources: ResourcesDep) -> JSONResponse:
+    """Whether the dependencies answer (readiness): 200 with each one's ``"ok"``, or 503 naming
+    what is down. Redis is reported but does not make the API unready: without it every read is
+    served from the stores. A consumer of ``cache.invalidations`` that stopped does."""
+    settings = resources.settings
+    probes: dict[str, Coroutine[Any, Any, Any]] = {
+        "milvus": _ping_store(resources.store, resources.collections)
+    }
+    if resources.neo4j is not None:
+        probes["neo4j"] = resources.neo4j.verify_connectivity()
+    if resources.postgres is not None:
+        probes["postgres"] = resources.postgres.fetchval("SELECT 1")
+    if resources.mongo is not None:
+        probes["mongodb"] = resources.mongo.command("ping")
+    if settings.cache.enabled:
+        probes["redis"] = resources.cache.ping()
+    names = list(probes)
+    results = await asyncio.gather(*(_check(probes[name], settings) for name in names))
+    checks = dict(zip(names, results, strict=True))
+    failed: str | None = getattr(request.app.state, "invalidations_error", None)
+    if failed is not None:
+        checks["cache_invalidations"] = f"down: {failed}"
+    ready = all(value == "ok" for name, value in checks.items() if name != "redis")
     code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse(checks, status_code=code)
 
@@ -205,7 +346,7 @@ async def _ping_store(store: VectorStore, collections: Collections) -> None:
         await store.retrieve(collections.products, [1])
 
 
-async def _check(probe: Coroutine[Any, Any, None], settings: RecsysApiSettings) -> str:
+async def _check(probe: Coroutine[Any, Any, Any], settings: RecsysApiSettings) -> str:
     try:
         await asyncio.wait_for(probe, settings.readiness_timeout_s)
     except TimeoutError:

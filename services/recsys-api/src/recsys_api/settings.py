@@ -1,19 +1,62 @@
 """recsys-api's settings: env prefix ``RECSYS_API_``, nested stores with ``__``
 (``RECSYS_API_MILVUS__URI=http://milvus:19530``). Default credentials are refused outside
-development by the base class."""
+development by the base class, and so is a missing API key."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from polystream_common.settings import Neo4jSettings, RedisSettings, ServiceSettings
+from polystream_common.settings import (
+    ConsumerServiceSettings,
+    Environment,
+    MongoSettings,
+    Neo4jSettings,
+    PostgresSettings,
+    RedisSettings,
+)
 from polystream_embeddings.settings import EmbeddingSettings
+from polystream_readmodels.graph import LABEL_PREFIX_PATTERN
 from polystream_vectors.settings import MilvusSettings
+from recsys_api.cache import CacheSettings
 
 
-class RecsysApiSettings(ServiceSettings):
-    """What recsys-api serves on and reads from."""
+class RecommendSettings(BaseModel):
+    """The hybrid recommender's knobs (:mod:`recsys_api.recommend`)."""
+
+    similar_users: int = Field(
+        default=20, ge=1, le=200, description="neighbours the vector step takes"
+    )
+    min_similarity: float = Field(
+        default=0.0, ge=-1, le=1, description="neighbours below this cosine similarity are ignored"
+    )
+    similarity_weight: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="rank = w * affinity through similar users + (1 - w) * engagement, both"
+        " normalised to [0, 1] over the candidates",
+    )
+    targets_per_user: int = Field(
+        default=50, ge=1, le=1000, description="targets the graph step reads per similar user"
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """Per-client limits (slowapi), in the ``limits`` notation: ``"100/second"``."""
+
+    enabled: bool = True
+    default: str = Field(default="200/second", description="every route")
+    analytics: str = Field(default="20/second", description="analytics routes, per client")
+    storage_uri: str = Field(
+        default="memory://",
+        description="memory:// (per replica) or a redis:// URL shared by the replicas",
+    )
+
+
+class RecsysApiSettings(ConsumerServiceSettings):
+    """What recsys-api serves on and reads from. A consumer service too: it runs the core loop
+    over ``cache.invalidations`` (``RECSYS_API_CONSUMER__*``, group ``recsys-api``)."""
 
     model_config = SettingsConfigDict(env_prefix="RECSYS_API_")
 
@@ -31,8 +74,41 @@ class RecsysApiSettings(ServiceSettings):
         pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,63})?$",
         description="prepended to every collection name, as the embedder's: a test's own",
     )
+    neo4j: Neo4jSettings = Neo4jSettings()
+    label_prefix: str = Field(
+        default="", pattern=LABEL_PREFIX_PATTERN, description="graph labels, as graph-writer's"
+    )
+    postgres: PostgresSettings = PostgresSettings()
+    postgres_schema: str = Field(
+        default="public",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="schema of the engagement and sensor read models",
+    )
+    mongo: MongoSettings = MongoSettings()
+    mongo_timeout_ms: int = Field(default=2000, ge=1)
+    redis: RedisSettings = RedisSettings()
+    cache: CacheSettings = CacheSettings()
+    recommend: RecommendSettings = RecommendSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="when set, the analytics and admin routes want it in the X-API-Key header;"
+        " required outside development",
+    )
+    invalidations: bool = Field(
+        default=True,
+        description="consume graph-writer's cache.invalidations topic and drop the cached"
+        " recommendations of the users it names",
+    )
     readiness_timeout_s: float = Field(
         default=2.0, gt=0, description="how long /readyz waits for each dependency"
     )
-    neo4j: Neo4jSettings = Neo4jSettings()
-    redis: RedisSettings = RedisSettings()
+
+    @model_validator(mode="after")
+    def _api_key_outside_development(self) -> RecsysApiSettings:
+        if self.environment is not Environment.DEVELOPMENT and self.api_key is None:
+            raise ValueError(
+                f"RECSYS_API_API_KEY must be set in {self.environment.value}: the analytics"
+                " and admin routes are open without it"
+            )
+        return self
