@@ -39,6 +39,7 @@ from recsys_api.adapters import MongoChat, Neo4jGraph, PostgresEngagement
 from recsys_api.cache import LookAsideCache, redis_client
 from recsys_api.deps import Collections, Resources
 from recsys_api.invalidations import InvalidationSink
+from recsys_api.observability import instrument
 from recsys_api.recommend import (
     ChatReader,
     EngagementReader,
@@ -179,6 +180,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    instrument(app)
     app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     return app
