@@ -56,7 +56,7 @@ def catalog() -> list[Product]:
     ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(stack: dict[str, str], model_dir: Path) -> Iterator[TestClient]:
     prefix = f"test_{uuid.uuid4().hex[:8]}_"
     settings = RecsysApiSettings(
