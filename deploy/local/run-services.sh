@@ -12,7 +12,7 @@ mkdir -p "$LOGS"
 
 # Each service's servers and metrics port from stack.env, the one place ports are written down
 # (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
-for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER AGGREGATOR; do
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER AGGREGATOR RECSYS_API; do
   export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 done
 export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT \
@@ -30,6 +30,16 @@ export AGGREGATOR_POSTGRES__HOST=127.0.0.1 AGGREGATOR_POSTGRES__PORT="$POSTGRES_
        AGGREGATOR_POSTGRES__DATABASE="$POSTGRES_DB" AGGREGATOR_STATE_DIR="$ROOT/.stack/aggregator-state"
 export GRAPH_WRITER_NEO4J__URI="bolt://127.0.0.1:$NEO4J_BOLT_PORT" \
        GRAPH_WRITER_NEO4J__USER="$NEO4J_USER" GRAPH_WRITER_NEO4J__PASSWORD="$NEO4J_PASSWORD"
+# recsys-api reads every store and serves HTTP (and its /metrics) on RECSYS_API_PORT.
+export RECSYS_API_PORT RECSYS_API_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
+       RECSYS_API_EMBEDDING__MODEL_DIR="$ROOT/.cache/models/all-MiniLM-L6-v2" \
+       RECSYS_API_NEO4J__URI="bolt://127.0.0.1:$NEO4J_BOLT_PORT" RECSYS_API_NEO4J__USER="$NEO4J_USER" \
+       RECSYS_API_NEO4J__PASSWORD="$NEO4J_PASSWORD" \
+       RECSYS_API_POSTGRES__HOST=127.0.0.1 RECSYS_API_POSTGRES__PORT="$POSTGRES_PORT" \
+       RECSYS_API_POSTGRES__USER="$POSTGRES_USER" RECSYS_API_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
+       RECSYS_API_POSTGRES__DATABASE="$POSTGRES_DB" \
+       RECSYS_API_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT" \
+       RECSYS_API_REDIS__URL="redis://127.0.0.1:$REDIS_PORT/0"
 
 pids=()
 start() {  # name, module, args...
@@ -52,6 +62,7 @@ start event-consumer event_consumer
 start embedder embedder
 start graph-writer graph_writer
 start aggregator aggregator
+start recsys-api recsys_api
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -78,9 +89,29 @@ polystream is running. Where to look:
   graph queries       .venv/bin/python -m graph_writer interactions user-00042 user-00043
   similar campaigns   .venv/bin/python -m graph_writer campaigns-of-similar-users user-00042 --limit 5
   delete a product    .venv/bin/python -m producer delete-product prod-00001   (a tombstone: gone from MongoDB, Milvus and Neo4j)
+  recsys-api          http://127.0.0.1:$RECSYS_API_PORT/docs  (OpenAPI; readiness: /readyz)
+  search over HTTP    curl -s 'http://127.0.0.1:$RECSYS_API_PORT/products/search?q=running+shoes&k=5'
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
+# A user who exists once the first events are written: wait for their recommendations, then say
+# how to ask for them.
+api="http://127.0.0.1:$RECSYS_API_PORT"
+user=user-00042
+for _ in $(seq 90); do
+  curl -fsS -o /dev/null "$api/recommendations/$user?k=3" 2>/dev/null && break
+  sleep 2
+done
+if curl -fsS -o /dev/null "$api/recommendations/$user?k=3" 2>/dev/null; then
+  echo "recommendations     curl -s '$api/recommendations/$user?k=5'"
+  curl -fsS "$api/recommendations/$user?k=3" | "$PY" -c 'import json, sys
+body = json.load(sys.stdin)
+print("  e.g.", body["strategy"], [(i["kind"], i["id"], i["score"], i["reason"]) for i in body["items"]])'
+else
+  echo "recsys-api does not answer yet for $user: see .stack/logs/recsys-api.log" >&2
+fi
+echo
+
 metric_sum() {  # port, metric: the sum of its samples, or ? while the service is not serving
   local page
   page=$(curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null) || { echo '?'; return; }

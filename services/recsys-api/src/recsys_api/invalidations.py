@@ -32,6 +32,5 @@ class InvalidationSink(Sink[CacheInvalidation]):
     async def write(
         self, batch: Sequence[SinkRecord[CacheInvalidation]]
     ) -> Sequence[Rejection[CacheInvalidation]]:
-        for user_id in sorted({record.value.user_id for record in batch}):
-            await self._cache.invalidate_user(user_id)
+        await self._cache.invalidate_user(*sorted({record.value.user_id for record in batch}))
         return []

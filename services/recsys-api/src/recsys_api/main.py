@@ -18,8 +18,15 @@ def serve() -> None:
     settings = RecsysApiSettings()
     configure_logging(settings.log_level, json=settings.log_json)
     settings.log_effective()
-    # log_config=None: uvicorn keeps the logging configured above instead of its own.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    # log_config=None: uvicorn keeps the logging configured above instead of its own. No access
+    # log: a line per request costs more than a cache hit; the request metrics count them.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.callback(invoke_without_command=True)
