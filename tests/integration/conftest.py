@@ -4,13 +4,15 @@ test's own, dropped after (tests never see each other's rows)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
 
 from polystream_common.settings import PostgresSettings
+
+from .redis_fixtures import PrivateRedis, free_port
 
 
 @pytest.fixture
@@ -32,3 +34,14 @@ async def schema(postgres_dsn: str) -> AsyncIterator[str]:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, on a free port, killed after."""
+    server = PrivateRedis(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

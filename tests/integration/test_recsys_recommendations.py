@@ -50,6 +50,7 @@ from recsys_api.deps import Resources
 from recsys_api.settings import RecommendSettings, RecsysApiSettings
 
 from .graph_fixtures import Graph, event, neo4j_settings, open_graph
+from .redis_fixtures import PrivateRedis
 
 pytestmark = pytest.mark.integration
 
@@ -400,3 +401,48 @@ def test_readyz_checks_every_store(client: TestClient) -> None:
         "mongodb": "ok",
         "redis": "ok",
     }
+
+
+def test_redis_down_the_api_answers_from_the_stores(
+    api_settings: RecsysApiSettings, private_redis: PrivateRedis
+) -> None:
+    """A second app on a redis-server of this test's own, killed mid-way: every answer still
+    comes, computed from the stores, the fallbacks are counted and /readyz says Redis is down
+    without taking the API out of rotation."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    settings = api_settings.model_copy(
+        update={
+            "redis": RedisSettings(url=SecretStr(url)),
+            "cache": CacheSettings(
+                key_prefix=api_settings.cache.key_prefix, breaker_threshold=2, breaker_cooldown_s=60
+            ),
+            "invalidations": False,
+        }
+    )
+    encoder = FixedEncoder({ERIN_CHAT: PROFILES["bob"]})
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        assert ranking(client.get("/recommendations/alice").json())[0][0] == "p2"
+        private_redis.kill()
+        fallbacks = sum(
+            REGISTRY.get_sample_value(
+                "polystream_cache_fallbacks_total", {"service": "recsys-api", "reason": reason}
+            )
+            or 0.0
+            for reason in ("connection", "timeout", "circuit_open")
+        )
+        for _ in range(5):
+            response = client.get("/recommendations/alice")
+            assert response.status_code == 200, response.text
+            got = ranking(response.json())
+            assert [i for i, _, _ in got] == [i for i, _, _ in EXPECTED_ALICE]
+        after = sum(
+            REGISTRY.get_sample_value(
+                "polystream_cache_fallbacks_total", {"service": "recsys-api", "reason": reason}
+            )
+            or 0.0
+            for reason in ("connection", "timeout", "circuit_open")
+        )
+        assert after >= fallbacks + 5  # each read skipped Redis: failed, then circuit open
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["redis"].startswith("down")
