@@ -36,8 +36,10 @@ from polystream_vectors.collections import (
 from polystream_vectors.milvus import MilvusVectorStore
 from polystream_vectors.store import VectorStore
 from recsys_api.adapters import MongoChat, Neo4jGraph, PostgresEngagement
+from recsys_api.analytics import router as analytics_router
 from recsys_api.cache import LookAsideCache, redis_client
 from recsys_api.deps import Collections, Resources
+from recsys_api.errors import install_error_handlers
 from recsys_api.invalidations import InvalidationSink
 from recsys_api.observability import instrument
 from recsys_api.recommend import (
@@ -48,6 +50,7 @@ from recsys_api.recommend import (
     RecommendParameters,
 )
 from recsys_api.routes import router
+from recsys_api.security import install_rate_limits
 from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
@@ -181,7 +184,10 @@ def create_app(
         lifespan=lifespan,
     )
     instrument(app)
+    install_rate_limits(app, settings.rate_limit)
+    install_error_handlers(app)
     app.include_router(router)
+    app.include_router(analytics_router)
     app.mount("/metrics", make_asgi_app())
     return app
 
