@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from polystream_common.schemas import Product
 from polystream_embeddings.settings import EmbeddingSettings
@@ -236,3 +237,18 @@ def test_metrics_are_exposed(client: TestClient) -> None:
     response = client.get("/metrics/")
     assert response.status_code == 200
     assert "python_info" in response.text or "process_" in response.text
+
+
+def test_request_metrics_are_labelled_by_route_template(client: TestClient) -> None:
+    def count(route: str, status: str) -> float:
+        labels = {"route": route, "method": "GET", "status": status}
+        return (
+            REGISTRY.get_sample_value("polystream_http_request_duration_seconds_count", labels)
+            or 0.0
+        )
+
+    before = count("/products/{product_id}/similar", "404"), count("<unmatched>", "404")
+    assert client.get("/products/p-nope/similar").status_code == 404
+    assert client.get("/no/such/path").status_code == 404
+    after = count("/products/{product_id}/similar", "404"), count("<unmatched>", "404")
+    assert after == (before[0] + 1, before[1] + 1)

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Histogram
-from starlette.routing import Match
 
 REQUEST_SECONDS = Histogram(
     "polystream_http_request_duration_seconds",
@@ -20,13 +19,12 @@ UNMATCHED = "<unmatched>"
 
 
 def route_of(request: Request) -> str:
-    """The template of the route that serves ``request``; mounted apps (``/metrics``) by their
-    mount path, and anything else as one label, so a scan of random paths adds no series."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", UNMATCHED))
-    return UNMATCHED
+    """The template of the route that served ``request`` (the router puts it in the scope once it
+    matched); anything else (a 404, a scan of random paths, the mounted ``/metrics``) is one
+    label, and so adds no series."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
 
 
 def instrument(app: FastAPI) -> None:
