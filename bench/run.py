@@ -15,13 +15,16 @@
 - graph-writer: relationships/s from Kafka into Neo4j through the whole service vs a raw batched
   ``UNWIND ... MERGE`` of the same rows into the same Neo4j (bench/graph_bench.py);
 - aggregator: user events/s through the whole Quix Streams service (exactly-once), beside the
-  figures of faust-streaming and bare Quix Streams on the same workload (bench/stream_libs).
+  figures of faust-streaming and bare Quix Streams on the same workload (bench/stream_libs);
+- recsys-api: precision/recall/NDCG@10 of the hybrid recommender against its baselines
+  (bench/recsys_quality.py; no stack, no ceiling).
 
-``--only sensor|events|embedder|graph|aggregator`` runs one part (results in
-bench/results/{sensor,events,embedder,graph_writer,aggregator}.json); all by default. Each file
-records the command that made it. Each part runs ``--repeat`` times (3) and reports the run with
-the median ratio, with every run's ratio beside it (the aggregator, which has no ceiling of its
-own, runs once). Not a test: nothing here asserts a timing.
+``--only sensor|events|embedder|graph|aggregator|recsys-quality`` runs one part (results in
+bench/results/{sensor,events,embedder,graph_writer,aggregator,recsys-quality}.json); all by
+default. Each file records the command that made it. Each part runs ``--repeat`` times (3) and
+reports the run with the median ratio, with every run's ratio beside it (the aggregator, which has
+no ceiling of its own, and the recommender's quality run once). Not a test: nothing here asserts
+a timing.
 
 Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
 namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
@@ -52,6 +55,7 @@ import asyncpg
 import embedder_bench
 import encoders
 import graph_bench
+import recsys_quality
 import vector_stores
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -420,7 +424,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="records per benchmark")
     parser.add_argument(
         "--only",
-        choices=["sensor", "events", "embedder", "graph", "aggregator"],
+        choices=["sensor", "events", "embedder", "graph", "aggregator", "recsys-quality"],
         help="one part (default: all)",
     )
     parser.add_argument(
@@ -457,6 +461,8 @@ def main() -> None:
             # No ceiling of its own: the figure set against the peer library's (bench/stream_libs).
             aggregator = aggregator_bench.bench_aggregator(args.records, workdir)
             write_results("aggregator", {"aggregator_quix_streams": aggregator})
+        if args.only in (None, "recsys-quality"):
+            write_results("recsys-quality", recsys_quality.bench_quality())
         if args.only in (None, "embedder"):
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
