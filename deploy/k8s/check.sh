@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Offline checks of the Kubernetes manifests: `kustomize build` of each overlay, then every object
 # validated against the Kubernetes schemas (kubernetes-validate) and the custom resources against
-# their vendored CRDs (validate.py). No cluster is needed. Installs its tools on first use and
-# caches them under .cache/ (kustomize ~80 s with a cold Go module cache, the venv ~15 s).
+# their CRDs (validate.py): those vendored in crds/, and Strimzi's, generated from its Maven Central
+# artifacts by crds/strimzi/generate.sh. No cluster is needed. Installs its tools and generates
+# the Strimzi CRDs on first use, cached under .cache/ (kustomize ~80 s with a cold Go module
+# cache, the venv ~15 s, the Strimzi CRDs ~15 s with a cold ~/.m2).
 #
 #   deploy/k8s/check.sh                  build and validate every overlay
 #   deploy/k8s/check.sh build OVERLAY    print an overlay's manifests (dev, prod)
 #   deploy/k8s/check.sh validate FILE... validate manifests (- = stdin)
-#   deploy/k8s/check.sh tools            install the tools only
+#   deploy/k8s/check.sh tools            install the tools (and generate the Strimzi CRDs) only
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 K8S="$ROOT/deploy/k8s"
@@ -46,18 +48,26 @@ build() {
   "$KUSTOMIZE" build "$K8S/overlays/$1"
 }
 
+# Strimzi's CRDs are not vendored: generated once (cached) from io.strimzi:api + crd-generator.
+strimzi_crds() {
+  bash "$K8S/crds/strimzi/generate.sh"
+}
+
 validate() {
   install_validator
-  "$VENV/bin/python" "$K8S/validate.py" "$@"
+  local strimzi
+  strimzi=$(strimzi_crds)
+  "$VENV/bin/python" "$K8S/validate.py" --crd-dir "$K8S/crds" --crd-dir "$strimzi" "$@"
 }
 
 case "${1:-all}" in
   build) build "$2" ;;
   validate) shift; validate "$@" ;;
-  tools) install_kustomize; install_validator ;;
+  tools) install_kustomize; install_validator; strimzi_crds >/dev/null ;;
   all)
     install_kustomize
     install_validator
+    strimzi_crds >/dev/null
     out=$(mktemp -d)
     trap 'rm -rf "$out"' EXIT
     files=()

@@ -1,13 +1,16 @@
 """Validate Kubernetes manifests offline: every built-in object against the Kubernetes OpenAPI
 schemas that the PyPI package kubernetes-validate ships, every custom resource against the
-openAPIV3Schema of its CRD vendored under deploy/k8s/crds/.
+openAPIV3Schema of its CRD: those vendored under deploy/k8s/crds/, and Strimzi's, which are not
+vendored but generated from Strimzi's Maven Central artifacts (deploy/k8s/crds/strimzi/generate.sh,
+into .cache/strimzi-crds/crds), each directory given with ``--crd-dir``.
 
 Both are strict, as ``kubectl apply`` is by default (server-side field validation ``Strict``): a
 field the schema does not know is an error, not a field the API server drops. An object of a kind
 with neither schema is an error too, so nothing passes unchecked.
 
 Run by deploy/k8s/check.sh in its own cached virtualenv (kubernetes-validate is not a project
-dependency): ``validate.py [--kubernetes-version 1.30.0 ...] FILE...`` (``-`` = standard input).
+dependency): ``validate.py [--crd-dir DIR ...] [--kubernetes-version 1.30.0 ...] FILE...``
+(``-`` = standard input; without ``--crd-dir``, only deploy/k8s/crds/).
 Prints one line per error and exits 1 if there is any.
 """
 
@@ -30,7 +33,7 @@ CRD_DIR = Path(__file__).resolve().parent / "crds"
 DEFAULT_VERSIONS = ("1.30.0", "1.37.0")
 
 Schemas = dict[tuple[str, str], dict[str, Any]]
-# libyaml: the vendored CRDs are 0.9 MB of YAML, 7 s for the pure-Python loader, 0.5 s for this.
+# libyaml: the CRDs are 0.9 MB of YAML, 7 s for the pure-Python loader, 0.5 s for this.
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # kubernetes-validate parses its 1.3 MB definitions file again for every object; it never changes
 # what it loaded, so one parse per file serves them all (both overlays: 10 s -> under 1 s of CPU).
@@ -39,10 +42,16 @@ kubernetes_validate.utils.schema_contents = functools.cache(
 )
 
 
-def crd_schemas(crd_dir: Path = CRD_DIR) -> Schemas:
-    """(apiVersion, kind) -> the strict JSON schema of each served version of each vendored CRD."""
+def crd_schemas(crd_dirs: Iterable[Path] = (CRD_DIR,)) -> Schemas:
+    """(apiVersion, kind) -> the strict JSON schema of each served version of each CRD found
+    (recursively) in the directories."""
     schemas: Schemas = {}
-    for path in sorted(crd_dir.rglob("*.yaml")):
+    paths: list[Path] = []
+    for crd_dir in crd_dirs:
+        if not crd_dir.is_dir():
+            raise SystemExit(f"validate.py: no CRD directory {crd_dir}")
+        paths += crd_dir.rglob("*.yaml")
+    for path in sorted(paths):
         for crd in yaml.load_all(path.read_text(), Loader=Loader):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
@@ -97,7 +106,7 @@ def errors_of(doc: Any, schemas: Schemas, versions: Iterable[str]) -> list[str]:
         except kubernetes_validate.SchemaNotFoundError:
             return [
                 f"no schema for {doc['apiVersion']} {doc['kind']}: neither a Kubernetes kind"
-                f" nor a CRD vendored under {CRD_DIR}"
+                " nor one of the CRDs given"
             ]
         except kubernetes_validate.ValidationError as exc:
             errors.append(f"Kubernetes {version}: {_path(exc.path)}: {exc.message}")
@@ -112,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", help="multi-document YAML files; - = stdin")
     parser.add_argument(
+        "--crd-dir",
+        action="append",
+        dest="crd_dirs",
+        type=Path,
+        help=f"validate custom resources against the CRDs in DIR (repeatable; default {CRD_DIR})",
+    )
+    parser.add_argument(
         "--kubernetes-version",
         action="append",
         dest="versions",
@@ -119,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     versions = args.versions or list(DEFAULT_VERSIONS)
-    schemas = crd_schemas()
+    schemas = crd_schemas(args.crd_dirs or [CRD_DIR])
     checked = failed = 0
     for source, doc in documents(args.files):
         checked += 1
