@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PY := .venv/bin/python
 SRC := $(wildcard libs/*/src) $(wildcard services/*/src)
 
-.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench \
+.PHONY: help install run test test-unit test-integration test-e2e test-compose lint typecheck bench \
         stack-up stack-down stack-status stack-reset clean
 
 help: ## List the targets
@@ -66,6 +66,11 @@ test-e2e: install stack-up ## End-to-end tests: services as processes against th
 
 test: lint typecheck stack-up ## Everything: lint, typecheck, unit, integration and e2e tests
 	$(PY) -m pytest tests
+
+# deploy/compose on a real Docker engine (started by hand, images built offline, cached under
+# .cache/docker and .cache/compose): a known load, exact counts in every store, Prometheus up.
+test-compose: install ## The compose stream on a real Docker engine (deploy/compose/test-compose.sh)
+	bash deploy/compose/test-compose.sh
 
 bench: install stack-up ## Benchmarks against same-run ceilings; results in bench/results/
 	$(PY) bench/run.py
