@@ -1,7 +1,8 @@
 # Stand-in for milvusdb/milvus: Milvus 2.3 standalone from PyPI's `milvus` 2.3.5 (the real server
 # binaries), started by deploy/local/milvus/serve.py with the official image's ports (19530, and
 # /healthz + /metrics on 9091); embedded etcd, local storage, data in /var/lib/milvus. Settings
-# such as COMMON_SECURITY_AUTHORIZATIONENABLED reach Milvus as environment variables.
+# such as COMMON_SECURITY_AUTHORIZATIONENABLED reach Milvus as environment variables; root's
+# password is set by milvus-start.sh.
 FROM ghcr.io/astral-sh/uv:0.9 AS uv
 FROM debian:bookworm-slim
 RUN apt-get update -qq && \
@@ -9,8 +10,9 @@ RUN apt-get update -qq && \
     rm -rf /var/lib/apt/lists/*
 RUN --mount=from=uv,source=/uv,target=/bin/uv \
     UV_PYTHON_DOWNLOADS=never uv venv -q /opt/milvus && \
-    UV_PYTHON_DOWNLOADS=never uv pip install -q --no-cache --python /opt/milvus/bin/python milvus==2.3.5
+    UV_PYTHON_DOWNLOADS=never uv pip install -q --no-cache --python /opt/milvus/bin/python milvus==2.3.5 pymilvus==2.3.7
 COPY milvus /opt/milvus/serve
+COPY milvus-start.sh /opt/milvus/start.sh
 RUN useradd --system --uid 1000 --home-dir /var/lib/milvus milvus && \
     mkdir -p /var/lib/milvus && chown milvus: /var/lib/milvus
 ENV MILVUS_PORT=19530 MILVUS_METRICS_PORT=9091 MILVUS_ETCD_PORT=2379 MILVUS_ETCD_PEER_PORT=2380 \
@@ -19,4 +21,4 @@ ENV MILVUS_PORT=19530 MILVUS_METRICS_PORT=9091 MILVUS_ETCD_PORT=2379 MILVUS_ETCD
     MILVUS_DATA_COORD_PORT=13333 MILVUS_DATA_NODE_PORT=21124
 USER milvus
 EXPOSE 19530 9091
-CMD ["/opt/milvus/bin/python", "/opt/milvus/serve/serve.py", "/var/lib/milvus"]
+CMD ["/opt/milvus/start.sh"]

@@ -3,7 +3,7 @@
 FROM debian:bookworm-slim
 RUN apt-get update -qq && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus wget >/dev/null && \
-    rm -rf /var/lib/apt/lists/* && ln -sf /usr/bin/prometheus /bin/prometheus && \
+    rm -rf /var/lib/apt/lists/* && \
     mkdir -p /prometheus && chown 65534:65534 /prometheus
 USER 65534:65534
 WORKDIR /prometheus

@@ -1,0 +1,188 @@
+"""The compose stream on a real Docker engine (run by deploy/compose/test-compose.sh, `make
+test-compose`, once every container is healthy; skipped elsewhere): a known load through
+`docker-compose run producer python -m producer load`, then exact counts in PostgreSQL, MongoDB,
+Milvus and Neo4j, computed from the same seeded records; then Prometheus inside compose scrapes
+every service, the producer's steady `load` profile included."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from neo4j import GraphDatabase
+from pymilvus import MilvusClient
+from pymongo import MongoClient
+
+from producer.generators import World
+from producer.load import LoadRun, parse_mix
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("POLYSTREAM_COMPOSE_ENGINE") != "1",
+    reason="needs the compose stream on a Docker engine: make test-compose",
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNT = 2_000
+MIX = "sensors=4,user-events=4,chat=1,products=1"
+SEED = 7
+JOBS = {"prometheus", "producer", "sensor-consumer", "event-consumer", "embedder",
+        "graph-writer", "aggregator", "recsys-api"}  # fmt: skip
+
+
+def env_file() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in (ROOT / "deploy/compose/.env.example").read_text()
+             .splitlines() if line and not line.startswith("#"))  # fmt: skip
+    return {k: v for k, v in pairs}
+
+
+ENV = env_file()
+
+
+def port(name: str) -> int:
+    return int(os.environ[f"COMPOSE_TEST_{name}_PORT"])
+
+
+def compose(*args: str, timeout: float = 300) -> str:
+    command = [*shlex.split(os.environ["POLYSTREAM_COMPOSE_CMD"]), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)}: {result.stderr[-3000:]}"
+    return result.stdout
+
+
+def wait_for(what: str, probe: Callable[[], Any], expected: Any, timeout_s: float = 180) -> None:
+    deadline, seen = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            seen = probe()
+        except Exception as exc:  # a store still creating its collection, a connection refused
+            seen = f"{type(exc).__name__}: {exc}"
+        if seen == expected:
+            return
+        time.sleep(2)
+    pytest.fail(f"{what}: expected {expected!r}, last saw {seen!r}")
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, Any]:
+    """What the stores must hold after the load: counted from the same seeded records."""
+    run = LoadRun(World.build(SEED), parse_mix(MIX), SEED)
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for n, (topic, _key, value, _poison) in enumerate(run.records()):
+        if n == COUNT:
+            break
+        by_topic.setdefault(topic, []).append(json.loads(value))
+    events = by_topic["user.events"]
+    campaign = {"campaign_view", "campaign_click"}
+    targeted = [
+        e for e in events
+        if (e.get("campaign_id") if e["event_type"] in campaign else e.get("product_id"))
+    ]  # fmt: skip
+    return {
+        "per_topic": {t: len(v) for t, v in by_topic.items()},
+        "sensor_readings": len(by_topic["sensor.readings"]),
+        "user_events": len(events),
+        "chat_messages": len(by_topic["chat.messages"]),
+        "products": len({p["product_id"] for p in by_topic["products.catalog"]}),
+        "interactions": len(targeted),
+        "users_in_graph": len({e["user_id"] for e in targeted}),
+    }
+
+
+@pytest.fixture(scope="module")
+def load_report(expected: dict[str, Any]) -> dict[str, Any]:
+    out = compose(
+        "run", "--rm", "-T", "producer", "python", "-m", "producer", "load", "--count",
+        str(COUNT), "--mix", MIX, "--seed", str(SEED), "--quiet",
+    )  # fmt: skip
+    lines = out.splitlines()
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    report: dict[str, Any] = json.loads("\n".join(lines[start:]))
+    return report
+
+
+def test_the_load_is_acknowledged(load_report: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert load_report["acked"] == COUNT and load_report["errors"] == 0
+    assert load_report["per_topic"] == expected["per_topic"]
+
+
+def test_postgres_holds_every_sensor_reading(load_report: Any, expected: dict[str, Any]) -> None:
+    async def count() -> int:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port("POSTGRES"), user=ENV["POSTGRES_USER"],
+            password=ENV["POSTGRES_PASSWORD"], database=ENV["POSTGRES_DB"],
+        )  # fmt: skip
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM sensor_readings"))
+        finally:
+            await conn.close()
+
+    wait_for("sensor_readings", lambda: asyncio.run(count()), expected["sensor_readings"])
+
+
+def test_mongo_holds_every_event_message_and_product(
+    load_report: Any, expected: dict[str, Any]
+) -> None:
+    with MongoClient(f"mongodb://127.0.0.1:{port('MONGO')}", serverSelectionTimeoutMS=5000) as m:
+        db = m["polystream"]
+        for name in ("user_events", "chat_messages", "products"):
+            wait_for(f"mongo {name}", lambda n=name: db[n].count_documents({}), expected[name])
+
+
+def test_milvus_holds_every_product_and_chat_vector(
+    load_report: Any, expected: dict[str, Any]
+) -> None:
+    client = MilvusClient(
+        uri=f"http://127.0.0.1:{port('MILVUS')}", token=f"root:{ENV['MILVUS_ROOT_PASSWORD']}"
+    )
+
+    def count(collection: str) -> int:
+        rows = client.query(
+            collection, filter="id > 0", output_fields=["count(*)"], consistency_level="Strong"
+        )
+        return int(rows[0]["count(*)"])
+
+    try:
+        for name in ("products", "chat_messages"):
+            wait_for(f"milvus {name}", lambda n=name: count(n), expected[name], timeout_s=300)
+        assert count("user_profiles") > 0
+    finally:
+        client.close()
+
+
+def test_neo4j_holds_every_interaction(load_report: Any, expected: dict[str, Any]) -> None:
+    auth = ("neo4j", ENV["NEO4J_PASSWORD"])
+    with GraphDatabase.driver(f"bolt://127.0.0.1:{port('NEO4J')}", auth=auth) as driver:
+
+        def scalar(query: str) -> int:
+            records, _, _ = driver.execute_query(query)
+            return int(records[0][0] or 0)
+
+        wait_for(
+            "INTERACTED counts",
+            lambda: scalar("MATCH (:User)-[r:INTERACTED]->() RETURN sum(r.count)"),
+            expected["interactions"],
+        )
+        assert scalar("MATCH (u:User) RETURN count(u)") == expected["users_in_graph"]
+
+
+def targets() -> dict[str, str]:
+    url = f"http://{os.environ['PROMETHEUS_PUBLISH']}/api/v1/targets"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        active = json.load(resp)["data"]["activeTargets"]
+    return {t["labels"]["job"]: t["health"] for t in active}
+
+
+def test_prometheus_scrapes_every_service(load_report: Any) -> None:
+    """Last: the steady producer of the `load` profile adds records once the counts are in."""
+    compose("--profile", "load", "up", "-d", "--no-build", "producer")
+    wait_for("Prometheus targets", targets, dict.fromkeys(JOBS, "up"), timeout_s=120)
