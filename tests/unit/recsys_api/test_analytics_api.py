@@ -245,7 +245,7 @@ def test_bad_ranges_are_a_422_that_says_why(
 ) -> None:
     response = get(client, path, **params)
     assert response.status_code == 422, response.text
-    assert message in response.json()["detail"]
+    assert message in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(

@@ -11,44 +11,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import grpc
-from pymilvus.exceptions import ErrorCode, MilvusException, MilvusUnavailableException
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
 from polystream_common.sink import TransientSinkError
+from polystream_vectors.errors import is_unavailable
 from polystream_vectors.store import CollectionSpec, Point, VectorStore
-
-GRPC_TRANSIENT = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-    }
-)
-# Driver errors that always mean "the server is not answering now".
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    TransientSinkError,
-    ConnectionError,
-    TimeoutError,
-    ResponseHandlingException,  # qdrant-client: the request never got an answer
-    MilvusUnavailableException,
-)
 
 
 def is_transient(exc: BaseException) -> bool:
     """True when a vector store error means "unavailable now, retry", not "these records fail"."""
-    if isinstance(exc, TRANSIENT_ERRORS):
-        return True
-    if isinstance(exc, grpc.RpcError):  # grpc.aio.AioRpcError is one
-        code = getattr(exc, "code", None)
-        return callable(code) and code() in GRPC_TRANSIENT
-    if isinstance(exc, MilvusException):
-        # pymilvus classifies its own errors: a server that is not serving yet, or rate limits.
-        return bool(exc.retriable or exc.code == ErrorCode.RATE_LIMIT)
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code in (429, 502, 503, 504)
-    return False
+    return isinstance(exc, TransientSinkError) or is_unavailable(exc)
 
 
 class VectorStores:

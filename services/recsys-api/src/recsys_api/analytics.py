@@ -25,14 +25,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
 from polystream_readmodels import behaviour, engagement, rollups, sensors
 from recsys_api.cache import LookAsideCache
 from recsys_api.deps import CacheDep, Resources, ResourcesDep
-from recsys_api.errors import ApiError, StoreUnavailable, store_errors
+from recsys_api.errors import ApiError, StoreUnavailable, invalid_parameters, store_errors
 from recsys_api.security import AnalyticsLimitDep, ApiKeyDep
 
 ANALYTICS: Final = "analytics"
@@ -48,7 +49,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ApiError, "description": description}
     for code, description in (
         (status.HTTP_401_UNAUTHORIZED, "API key missing or wrong"),
-        (status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid parameters"),
         (status.HTTP_429_TOO_MANY_REQUESTS, "rate limit exceeded; see Retry-After"),
         (status.HTTP_503_SERVICE_UNAVAILABLE, "a store the answer needs is unavailable"),
     )
@@ -82,8 +82,8 @@ def _utc(name: str, value: datetime) -> datetime:
         raise _unprocessable(f"{name} is out of range once converted to UTC") from exc
 
 
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+def _unprocessable(detail: str) -> RequestValidationError:
+    return invalid_parameters(detail)
 
 
 def time_range(max_span: timedelta) -> Callable[[datetime, datetime], TimeRange]:

@@ -100,6 +100,8 @@ def create_app(
                     auth=(neo4j.user, neo4j.password.get_secret_value()),
                     connection_timeout=settings.readiness_timeout_s,
                     user_agent=settings.service_name,
+                    # "label does not exist" on a graph not written yet is no news for a reader
+                    notifications_min_severity="OFF",
                 )
                 stack.push_async_callback(driver.close)
             pool: asyncpg.Pool | None = None

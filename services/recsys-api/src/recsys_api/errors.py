@@ -17,11 +17,17 @@ from contextlib import contextmanager
 from typing import Final
 
 import asyncpg
+import grpc
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from pydantic import BaseModel
+from pymilvus.exceptions import MilvusException
 from pymongo.errors import ConnectionFailure
+
+from polystream_vectors.errors import UNAVAILABLE_ERRORS as UNAVAILABLE_VECTOR_ERRORS
+from polystream_vectors.errors import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,26 @@ def _client_failure_handler(
     return handler
 
 
+async def vector_store_failure_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Milvus (or Qdrant) not answering: 503. Any other error of theirs is ours (a bad filter, a
+    missing collection): logged, and a 500 whose message is not shown."""
+    if is_unavailable(exc):
+        return _unavailable(StoreUnavailable("milvus", _reason(exc)))
+    log.error("vector store error", exc_info=exc)
+    return JSONResponse(
+        {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+def invalid_parameters(message: str, *loc: str | int) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, ``{"detail": [{"type", "loc", "msg", "input"}]}``, which the
+    OpenAPI schema documents for every 422: a refusal our code makes after the declared bounds
+    (``min_price`` above ``max_price``) reads like one FastAPI makes."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", *loc), "msg": message, "input": None}]
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """503 for :class:`StoreUnavailable` and for the store clients' connection failures that a
     route let through (a bare ``OSError`` is not among them: it is not always a store's)."""
@@ -112,6 +138,14 @@ def install_error_handlers(app: FastAPI) -> None:
     for store, failures in by_store.items():
         for failure in failures:
             app.add_exception_handler(failure, _client_failure_handler(store))
+    for failure in (MilvusException, grpc.RpcError, *UNAVAILABLE_VECTOR_ERRORS):
+        app.add_exception_handler(failure, vector_store_failure_handler)
 
 
-__all__ = ["ApiError", "StoreUnavailable", "install_error_handlers", "store_errors"]
+__all__ = [
+    "ApiError",
+    "StoreUnavailable",
+    "install_error_handlers",
+    "invalid_parameters",
+    "store_errors",
+]

@@ -41,12 +41,24 @@ from recsys_api.deps import (
     ResourcesDep,
     StoreDep,
 )
+from recsys_api.errors import ApiError, invalid_parameters
 from recsys_api.recommend import Recommendations
 from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
+router = APIRouter(
+    responses={
+        status.HTTP_429_TOO_MANY_REQUESTS: {
+            "model": ApiError,
+            "description": "rate limit exceeded; see Retry-After",
+        },
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ApiError,
+            "description": "a store the answer needs is unavailable; see Retry-After",
+        },
+    }
+)
 
 K = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="how many results")]
 Id = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -166,11 +178,7 @@ class Health(BaseModel):
     status: str = "ok"
 
 
-class ErrorMessage(BaseModel):
-    detail: str
-
-
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorMessage}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"model": ApiError}}
 
 
 @contextmanager
@@ -181,7 +189,7 @@ def _client_errors() -> Iterator[None]:
     except (UnknownProduct, UnknownUser) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc.args[0])) from exc
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        raise invalid_parameters(str(exc)) from exc
 
 
 @router.get(
