@@ -98,7 +98,7 @@ ENGAGEMENT = {
     ("product", "p5"): 100.0,
     ("campaign", "camp-1"): 1.0,
 }
-W = 0.7  # RecommendSettings.similarity_weight
+W = 0.7  # RecommendSettings.affinity_weight, engagement 1 - W (no product vectors: no match term)
 
 
 def _alice() -> list[tuple[str, float, str]]:
@@ -217,7 +217,9 @@ def api_settings(
         ),
         redis=RedisSettings(url=SecretStr(f"redis://127.0.0.1:{stack['REDIS_PORT']}/0")),
         cache=CacheSettings(key_prefix=namespace),
-        recommend=RecommendSettings(min_similarity=0.1, similarity_weight=W),
+        recommend=RecommendSettings(
+            min_similarity=0.1, affinity_weight=W, match_weight=0.0, engagement_weight=1 - W
+        ),
         kafka=KafkaSettings(
             bootstrap_servers=f"127.0.0.1:{stack['KAFKA_PORT']}", topic_prefix=f"{namespace}."
         ),

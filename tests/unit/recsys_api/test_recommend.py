@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 import pytest
 
 from polystream_embeddings.testing import HashingEncoder
-from polystream_vectors.collections import USER_PROFILES, user_profiles_collection
+from polystream_vectors.collections import (
+    USER_PROFILES,
+    products_collection,
+    user_profiles_collection,
+)
 from polystream_vectors.store import Point, point_id
 from polystream_vectors.testing import InMemoryVectorStore
 from recsys_api.recommend import Recommender, RecommendParameters, UnknownUser
 from recsys_api.testing import InMemoryChat, InMemoryEngagement, InMemoryGraph
 
+# The weights the hand-computed rankings below use (no product collection: no match term).
+WEIGHTS = {"affinity_weight": 0.7, "match_weight": 0.0, "engagement_weight": 0.3}
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 # alice's nearest profiles are bob (cosine 0.8), then carol (0.6); dave points elsewhere (0).
@@ -70,7 +76,7 @@ async def recommender(
         InMemoryEngagement(ENGAGEMENT),
         chat=chat,
         encoder=HashingEncoder(3) if chat else None,
-        parameters=parameters or RecommendParameters(similar_users=2),
+        parameters=parameters or RecommendParameters(similar_users=2, **WEIGHTS),
         clock=lambda: NOW,
     )
 
@@ -138,7 +144,7 @@ async def test_a_short_hybrid_list_is_topped_up_with_popular_items() -> None:
 
 
 async def test_min_similarity_drops_far_neighbours_and_what_they_bring() -> None:
-    recsys = await recommender(RecommendParameters(similar_users=2, min_similarity=0.7))
+    recsys = await recommender(RecommendParameters(similar_users=2, min_similarity=0.7, **WEIGHTS))
     answer = await recsys.recommend("alice", 2, kinds=("product",))
     assert [hit.user_id for hit in answer.similar_users] == ["bob"]
     assert [item.id for item in answer.items] == ["p2", "p3"]  # p4 was carol's only
@@ -171,7 +177,7 @@ async def test_a_user_with_only_a_chat_message_is_placed_by_its_vector() -> None
         InMemoryEngagement([("product", "grinder", 100.0), ("product", "shoe", 1.0)]),
         encoder=encoder,
         chat=InMemoryChat({"newbie": "which trail running shoes are waterproof"}),
-        parameters=RecommendParameters(similar_users=1),
+        parameters=RecommendParameters(similar_users=1, **WEIGHTS),
         clock=lambda: NOW,
     )
 
@@ -201,3 +207,53 @@ async def test_an_empty_user_or_no_kinds_is_refused() -> None:
         await recsys.recommend("")
     with pytest.raises(ValueError, match="kinds"):
         await recsys.recommend("alice", 10, kinds=())
+
+
+async def test_the_content_side_adds_products_near_the_user_and_ranks_by_match() -> None:
+    """With a product collection, products nearest alice's vector join the candidates
+    (``profile_match``, no via) and every product's cosine with her vector is a term of the
+    score: p9, which nobody touched, lies on her vector and wins on match alone."""
+    store = await profile_store(PROFILES, 3)
+    await store.ensure_collection(products_collection(3, "products"))
+    vectors = {
+        "p2": [0.0, 1.0, 0.0],
+        "p3": [0.6, 0.8, 0.0],
+        "p4": [0.0, 0.0, 1.0],
+        "p9": [1.0, 0.0, 0.0],
+    }
+    await store.upsert(
+        "products", [Point(point_id(p), v, {"product_id": p}) for p, v in vectors.items()]
+    )
+    recsys = Recommender(
+        store,
+        USER_PROFILES,
+        interaction_graph(),
+        InMemoryEngagement(ENGAGEMENT),
+        products="products",
+        parameters=RecommendParameters(
+            similar_users=2,
+            vector_candidates=2,
+            affinity_weight=0.0,
+            match_weight=1.0,
+            engagement_weight=0.0,
+        ),
+        clock=lambda: NOW,
+    )
+    answer = await recsys.recommend("alice", 4, kinds=("product",))
+    got = [(i.id, i.reason, i.score) for i in answer.items]
+    # match = cosine with alice's [1, 0, 0]: p9 1.0, p3 0.6, p2 and p4 0; p1 is hers already
+    assert [(i, r) for i, r, _ in got] == [
+        ("p9", "profile_match"),
+        ("p3", "similar_users"),
+        ("p2", "similar_users"),
+        ("p4", "similar_users"),
+    ]
+    assert [s for _, _, s in got] == pytest.approx([1.0, 0.6, 0.0, 0.0])
+    assert answer.items[0].via == () and answer.items[1].match == pytest.approx(0.6)
+
+
+async def test_weights_must_be_non_negative_and_not_all_zero() -> None:
+    with pytest.raises(ValueError, match="weights"):
+        RecommendParameters(affinity_weight=0, match_weight=0, engagement_weight=0)
+    with pytest.raises(ValueError, match="weights"):
+        RecommendParameters(affinity_weight=-1)

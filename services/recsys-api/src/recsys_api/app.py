@@ -47,7 +47,6 @@ from recsys_api.recommend import (
     EngagementReader,
     GraphReader,
     Recommender,
-    RecommendParameters,
 )
 from recsys_api.routes import router
 from recsys_api.security import install_rate_limits
@@ -129,20 +128,15 @@ def create_app(
                 active_encoder = await asyncio.to_thread(load_encoder, settings.embedding)
             cache = LookAsideCache(redis_client(settings.redis, settings.cache), settings.cache)
             stack.push_async_callback(cache.close)
-            tuning = settings.recommend
             recommender = Recommender(
                 active_store,
                 collections.user_profiles,
                 graph or Neo4jGraph(_required(driver), settings.label_prefix),
                 engagement or PostgresEngagement(_required(pool)),
+                products=collections.products,
                 encoder=active_encoder,
                 chat=chat or MongoChat(_required(mongo)),
-                parameters=RecommendParameters(
-                    similar_users=tuning.similar_users,
-                    min_similarity=tuning.min_similarity,
-                    similarity_weight=tuning.similarity_weight,
-                    targets_per_user=tuning.targets_per_user,
-                ),
+                parameters=settings.recommend.parameters(),
                 clock=utc_now,
             )
             app.state.invalidations_error = None

@@ -400,6 +400,7 @@ async def evaluate(
         USER_PROFILES,
         stores.graph,
         stores.engagement,
+        products=PRODUCTS,
         parameters=recommend_parameters,
         clock=lambda: stores.now,
     )

@@ -1,26 +1,34 @@
 """The hybrid recommender: vector step -> graph step -> rank step.
 
-1. **Vector step.** The user's profile vector (the embedder's decayed, weighted mean of what they
-   interacted with and chatted about) finds the ``similar_users`` nearest profiles. A user with no
-   profile yet but a chat message is embedded from their latest message instead.
+1. **Vector step.** The user's vector, their profile (the embedder's decayed, weighted mean of
+   what they interacted with and chatted about) or, with no profile yet, their latest chat message
+   embedded, finds the ``similar_users`` nearest profiles. The same vector finds the
+   ``vector_candidates`` products nearest it (the content side).
 2. **Graph step.** What those neighbours interacted with, from the Neo4j graph
    (``(:User)-[:INTERACTED]->(:Product|:Campaign)``), minus everything the user has already.
    A candidate's *affinity* is the sum over the neighbours that led to it of
    ``similarity * log1p(their interactions with it)``: close neighbours and repeated interest
    count more, and one heavy user cannot outvote many.
-3. **Rank step.** ``score = w * affinity / max_affinity + (1 - w) * engagement / max_engagement``
-   over the candidates, with engagement the aggregator's decayed score in PostgreSQL and
-   ``w = similarity_weight``. Ties go to the smaller id, so a ranking is deterministic.
+3. **Rank step.** Each candidate's score is a weighted sum of three terms, each divided by its
+   largest value among the candidates: affinity (``affinity_weight``), *match*, the cosine of
+   the product's vector with the user's (``match_weight``; campaigns have none), and engagement,
+   the aggregator's decayed score in PostgreSQL (``engagement_weight``); the weights of the terms
+   that have values are normalised to sum 1. Ties go to the smaller id: rankings are
+   deterministic.
+
+The candidates the neighbours led to are ``reason="similar_users"`` (with ``via``, the users and
+their similarity), the content side's ``"profile_match"``. Measured on the synthetic data
+(bench/recsys_quality.py, README), the three terms together beat each side alone.
 
 Fallbacks, each marked in the response (``strategy``, and every item's ``reason``):
 - a known user with no vector, no neighbours or no new candidates gets the most popular items
-  they have not interacted with (``popular``), and a short hybrid list is topped up from them;
+  they have not interacted with (``popular``), and a short list is topped up from them;
 - an unknown user (no profile, no chat and no node in the graph) raises :class:`UnknownUser`,
   which the route answers with 404.
 
-The stores are ports (:class:`GraphReader`, :class:`EngagementReader`, :class:`ChatReader`), so
-the ranking is tested and its quality measured (bench/recsys_quality.py) over in-memory
-adapters, and the adapters over the real servers.
+The stores are ports (:class:`GraphReader`, :class:`EngagementReader`, :class:`ChatReader`, and
+the :class:`~polystream_vectors.store.VectorStore`), so the ranking is tested and its quality
+measured over in-memory adapters, and the adapters over the real servers.
 """
 
 from __future__ import annotations
@@ -37,8 +45,8 @@ from prometheus_client import Histogram
 
 from polystream_embeddings.encoder import Encoder
 from polystream_readmodels.graph import TargetKind, UserTarget
-from polystream_vectors.semantic import MAX_LIMIT, UnknownUser, UserHit, similar_users
-from polystream_vectors.store import VectorStore
+from polystream_vectors.semantic import MAX_LIMIT, UnknownUser, UserHit
+from polystream_vectors.store import Hit, VectorStore, point_id
 
 __all__ = [
     "ChatReader",
@@ -53,7 +61,10 @@ __all__ = [
 
 T = TypeVar("T")
 Strategy = Literal["hybrid", "popular"]
-Reason = Literal["similar_users", "popular"]
+Reason = Literal["similar_users", "profile_match", "popular"]
+Source = Literal["profile", "last_chat", "none"]
+OWN_TARGETS_LIMIT = 100_000
+"""A user's own targets are all read (to leave them out), up to this many."""
 Step = Literal["vector", "graph", "rank"]
 
 STEP_SECONDS = Histogram(
@@ -109,6 +120,7 @@ class Recommendation:
     reason: Reason
     engagement: float
     affinity: float = 0.0
+    match: float = 0.0
     via: tuple[Via, ...] = ()
 
 
@@ -116,7 +128,7 @@ class Recommendation:
 class Recommendations:
     user_id: str
     strategy: Strategy
-    source: Literal["profile", "last_chat", "none"]
+    source: Source
     items: tuple[Recommendation, ...]
     similar_users: tuple[UserHit, ...] = field(default_factory=tuple)
 
@@ -125,8 +137,16 @@ class Recommendations:
 class RecommendParameters:
     similar_users: int = 20
     min_similarity: float = 0.0
-    similarity_weight: float = 0.7
     targets_per_user: int = 50
+    vector_candidates: int = 20
+    affinity_weight: float = 0.4
+    match_weight: float = 0.4
+    engagement_weight: float = 0.2
+
+    def __post_init__(self) -> None:
+        weights = (self.affinity_weight, self.match_weight, self.engagement_weight)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"weights must be >= 0 and not all 0, got {weights}")
 
 
 async def _timed(step: Step, work: Awaitable[T]) -> T:
@@ -147,12 +167,15 @@ class Recommender:
         graph: GraphReader,
         engagement: EngagementReader,
         *,
+        products: str | None = None,
         encoder: Encoder | None = None,
         chat: ChatReader | None = None,
         parameters: RecommendParameters | None = None,
         clock: Callable[[], datetime],
     ) -> None:
-        self._store, self._profiles = store, user_profiles
+        """``products`` names the product collection of the content side (the match term and
+        the vector candidates); without it the ranking is affinity and engagement only."""
+        self._store, self._profiles, self._products = store, user_profiles, products
         self._graph, self._engagement = graph, engagement
         self._encoder, self._chat = encoder, chat
         self.parameters = parameters or RecommendParameters()
@@ -168,12 +191,16 @@ class Recommender:
         if not kinds:
             raise ValueError("kinds must name product, campaign or both")
         now = self._clock()
-        neighbours, source = await _timed("vector", self._neighbours(user_id))
-        own, found = await _timed("graph", self._candidates(user_id, neighbours, kinds))
+        vector, source = await _timed("vector", self._user_vector(user_id))
+        neighbours, nearest = await _timed("vector", self._vector_step(user_id, vector, kinds))
+        own, found = await _timed("graph", self._graph_step(user_id, neighbours, kinds))
         if source == "none" and not own and not await self._graph.user_exists(user_id):
             raise UnknownUser(user_id)
         seen = {(t.kind, t.id) for t in own}
-        items = await _timed("rank", self._rank(found, k, now))
+        for product_id in nearest:
+            if ("product", product_id) not in seen:
+                found.setdefault(("product", product_id), [])
+        items = await _timed("rank", self._rank(found, vector, k, now))
         strategy: Strategy = "hybrid" if items else "popular"
         if len(items) < k:
             chosen = {(i.kind, i.id) for i in items}
@@ -181,53 +208,79 @@ class Recommender:
             items.extend(popular)
         return Recommendations(user_id, strategy, source, tuple(items), tuple(neighbours))
 
-    async def _neighbours(
-        self, user_id: str
-    ) -> tuple[list[UserHit], Literal["profile", "last_chat", "none"]]:
-        p = self.parameters
-        try:
-            hits = await similar_users(
-                self._store, user_id, limit=p.similar_users, collection=self._profiles
-            )
-            source: Literal["profile", "last_chat", "none"] = "profile"
-        except UnknownUser:
-            text = await self._chat.last_message(user_id) if self._chat else None
-            if text is None or self._encoder is None:
-                return [], "none"
-            encoder = self._encoder
-            [vector] = await asyncio.to_thread(encoder.encode, [text])
-            found = await self._store.search(self._profiles, vector, limit=p.similar_users + 1)
-            hits = [
-                UserHit(user_id=str(hit.payload["user_id"]), score=hit.score)
-                for hit in found
-                if hit.payload.get("user_id") != user_id
-            ][: p.similar_users]
-            source = "last_chat"
-        return [hit for hit in hits if hit.score >= p.min_similarity], source
+    async def _user_vector(self, user_id: str) -> tuple[list[float] | None, Source]:
+        """The user's profile vector, else their latest chat message embedded, else none."""
+        pid = point_id(user_id)
+        profile = (await self._store.retrieve(self._profiles, [pid])).get(pid)
+        if profile is not None:
+            return list(profile.vector), "profile"
+        text = await self._chat.last_message(user_id) if self._chat else None
+        if text is None or self._encoder is None:
+            return None, "none"
+        [vector] = await asyncio.to_thread(self._encoder.encode, [text])
+        return [float(x) for x in vector], "last_chat"
 
-    async def _candidates(
+    async def _vector_step(
+        self, user_id: str, vector: list[float] | None, kinds: Sequence[TargetKind]
+    ) -> tuple[list[UserHit], list[str]]:
+        """The nearest users (the user left out, those below ``min_similarity`` too) and the
+        ids of the products nearest the user's vector."""
+        if vector is None:
+            return [], []
+        p = self.parameters
+        searches = [self._store.search(self._profiles, vector, limit=p.similar_users + 1)]
+        if self._products is not None and "product" in kinds and p.vector_candidates:
+            searches.append(self._store.search(self._products, vector, limit=p.vector_candidates))
+        user_hits, *more = await asyncio.gather(*searches)
+        product_hits: list[Hit] = more[0] if more else []
+        neighbours = [
+            UserHit(user_id=str(hit.payload["user_id"]), score=hit.score)
+            for hit in user_hits
+            if hit.payload.get("user_id") != user_id and hit.score >= p.min_similarity
+        ][: p.similar_users]
+        return neighbours, [str(hit.payload["product_id"]) for hit in product_hits]
+
+    async def _graph_step(
         self, user_id: str, neighbours: Sequence[UserHit], kinds: Sequence[TargetKind]
     ) -> tuple[list[UserTarget], dict[tuple[TargetKind, str], list[Via]]]:
-        """The user's own targets, and the neighbours' targets the user has not touched, each
-        with the neighbours that lead to it."""
-        rows = await self._graph.targets_of_users(
-            [user_id, *(n.user_id for n in neighbours)], self.parameters.targets_per_user
+        """The user's own targets (all of them), and the neighbours' targets the user has not
+        touched, each with the neighbours that lead to it."""
+        own, rows = await asyncio.gather(
+            self._graph.targets_of_users([user_id], OWN_TARGETS_LIMIT),
+            self._graph.targets_of_users(
+                [n.user_id for n in neighbours], self.parameters.targets_per_user
+            ),
         )
-        own = [row for row in rows if row.user_id == user_id]
         seen = {(row.kind, row.id) for row in own}
         similarity = {n.user_id: n.score for n in neighbours}
         found: dict[tuple[TargetKind, str], list[Via]] = {}
         for row in rows:
             key = (row.kind, row.id)
-            if row.user_id == user_id or key in seen or row.kind not in kinds:
+            if key in seen or row.kind not in kinds or row.user_id not in similarity:
                 continue
             found.setdefault(key, []).append(
                 Via(row.user_id, similarity[row.user_id], row.interactions)
             )
         return own, found
 
+    async def _match(self, vector: list[float] | None, ids: Sequence[str]) -> dict[str, float]:
+        """The cosine of each product's stored vector with the user's (both unit vectors), for
+        the products that have one."""
+        if vector is None or self._products is None or not ids:
+            return {}
+        by_point = {point_id(id_): id_ for id_ in ids}
+        points = await self._store.retrieve(self._products, list(by_point))
+        return {
+            by_point[pid]: max(sum(a * b for a, b in zip(vector, point.vector, strict=True)), 0.0)
+            for pid, point in points.items()
+        }
+
     async def _rank(
-        self, found: dict[tuple[TargetKind, str], list[Via]], k: int, now: datetime
+        self,
+        found: dict[tuple[TargetKind, str], list[Via]],
+        vector: list[float] | None,
+        k: int,
+        now: datetime,
     ) -> list[Recommendation]:
         if not found:
             return []
@@ -237,18 +290,35 @@ class Recommender:
             if ids:
                 scores = await self._engagement.scores(kind, ids, now)
                 engagement.update({(kind, id_): score for id_, score in scores.items()})
+        match: dict[tuple[TargetKind, str], float] = {
+            ("product", id_): value
+            for id_, value in (
+                await self._match(vector, [id_ for kind, id_ in found if kind == "product"])
+            ).items()
+        }
         affinity = {
             key: sum(max(v.similarity, 0.0) * math.log1p(v.interactions) for v in via)
             for key, via in found.items()
         }
-        max_affinity = max(affinity.values()) or 1.0
-        max_engagement = max(engagement.values(), default=0.0) or 1.0
-        w = self.parameters.similarity_weight
+        p = self.parameters
+        # A term with no value for any candidate (no user vector, no product collection, no
+        # engagement yet) drops out, and the weights of the others are normalised to sum 1.
+        terms = [
+            (weight, values)
+            for weight, values in (
+                (p.affinity_weight, affinity),
+                (p.match_weight, match),
+                (p.engagement_weight, engagement),
+            )
+            if values and weight > 0
+        ]
+        total = sum(weight for weight, _ in terms) or 1.0
+        tops = [max(values.values()) or 1.0 for _, values in terms]
 
         def score(key: tuple[TargetKind, str]) -> float:
-            return (
-                w * affinity[key] / max_affinity
-                + (1 - w) * engagement.get(key, 0.0) / max_engagement
+            return sum(
+                weight / total * values.get(key, 0.0) / top
+                for (weight, values), top in zip(terms, tops, strict=True)
             )
 
         ranked = sorted(found, key=lambda key: (-score(key), key[0], key[1]))[:k]
@@ -257,9 +327,10 @@ class Recommender:
                 kind=kind,
                 id=id_,
                 score=round(score((kind, id_)), 6),
-                reason="similar_users",
+                reason="similar_users" if found[(kind, id_)] else "profile_match",
                 engagement=engagement.get((kind, id_), 0.0),
                 affinity=affinity[(kind, id_)],
+                match=round(match.get((kind, id_), 0.0), 6),
                 via=tuple(sorted(found[(kind, id_)], key=lambda v: (-v.similarity, v.user_id))),
             )
             for kind, id_ in ranked

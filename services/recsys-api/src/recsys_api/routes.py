@@ -126,11 +126,13 @@ class RecommendedItem(BaseModel):
     kind: Literal["product", "campaign"]
     id: str
     score: float = Field(description="rank score in [0, 1], higher first")
-    reason: Literal["similar_users", "popular"] = Field(
-        description="similar_users: found through them (see via); popular: cold-start filler"
+    reason: Literal["similar_users", "profile_match", "popular"] = Field(
+        description="similar_users: found through them (see via); profile_match: near the"
+        " user's own vector; popular: cold-start filler"
     )
     engagement: float = Field(description="the item's decayed engagement score")
     affinity: float = Field(description="sum of similarity * log1p(interactions) over via")
+    match: float = Field(description="cosine of the product's vector with the user's")
     via: list[ViaUser] = Field(
         description="the similar users who interacted with it, closest first"
     )
@@ -161,6 +163,7 @@ class RecommendationsResponse(BaseModel):
                     reason=item.reason,
                     engagement=item.engagement,
                     affinity=item.affinity,
+                    match=item.match,
                     via=[
                         ViaUser(
                             user_id=v.user_id, similarity=v.similarity, interactions=v.interactions

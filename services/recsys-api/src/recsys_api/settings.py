@@ -19,6 +19,7 @@ from polystream_embeddings.settings import EmbeddingSettings
 from polystream_readmodels.graph import LABEL_PREFIX_PATTERN
 from polystream_vectors.settings import MilvusSettings
 from recsys_api.cache import CacheSettings
+from recsys_api.recommend import RecommendParameters
 
 
 class RecommendSettings(BaseModel):
@@ -30,16 +31,25 @@ class RecommendSettings(BaseModel):
     min_similarity: float = Field(
         default=0.0, ge=-1, le=1, description="neighbours below this cosine similarity are ignored"
     )
-    similarity_weight: float = Field(
-        default=0.7,
-        ge=0,
-        le=1,
-        description="rank = w * affinity through similar users + (1 - w) * engagement, both"
-        " normalised to [0, 1] over the candidates",
-    )
     targets_per_user: int = Field(
         default=50, ge=1, le=1000, description="targets the graph step reads per similar user"
     )
+    vector_candidates: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="products nearest the user's vector added as candidates",
+    )
+    affinity_weight: float = Field(
+        default=0.4, ge=0, description="weight of the neighbours' affinity"
+    )
+    match_weight: float = Field(
+        default=0.4, ge=0, description="weight of the product's cosine with the user's vector"
+    )
+    engagement_weight: float = Field(default=0.2, ge=0, description="weight of engagement")
+
+    def parameters(self) -> RecommendParameters:
+        return RecommendParameters(**self.model_dump())
 
 
 class RateLimitSettings(BaseModel):
