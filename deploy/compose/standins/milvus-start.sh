@@ -13,13 +13,14 @@ until curl -fsS http://127.0.0.1:9091/healthz 2>/dev/null | grep -q OK; do
 done
 /opt/milvus/bin/python - <<'PY'
 import os
-from pymilvus import connections, utility
-new = os.environ.get("COMMON_SECURITY_DEFAULTROOTPASSWORD") or "Milvus"
+from pymilvus import MilvusClient
+uri, new = "http://127.0.0.1:19530", os.environ.get("COMMON_SECURITY_DEFAULTROOTPASSWORD") or "Milvus"
 try:
-    connections.connect(uri="http://127.0.0.1:19530", token=f"root:{new}")
+    MilvusClient(uri=uri, token=f"root:{new}").close()
 except Exception:  # first start: the built-in password
-    connections.connect(uri="http://127.0.0.1:19530", token="root:Milvus")
-    utility.reset_password("root", "Milvus", new)
+    client = MilvusClient(uri=uri, token="root:Milvus")
+    client.update_password("root", "Milvus", new)
+    client.close()
 PY
 touch /tmp/ready
 wait "$pid"

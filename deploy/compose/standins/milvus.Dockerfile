@@ -10,7 +10,7 @@ RUN apt-get update -qq && \
     rm -rf /var/lib/apt/lists/*
 RUN --mount=from=uv,source=/uv,target=/bin/uv \
     UV_PYTHON_DOWNLOADS=never uv venv -q /opt/milvus && \
-    UV_PYTHON_DOWNLOADS=never uv pip install -q --no-cache --python /opt/milvus/bin/python milvus==2.3.5 pymilvus==2.3.7
+    UV_PYTHON_DOWNLOADS=never uv pip install -q --no-cache --python /opt/milvus/bin/python milvus==2.3.5 pymilvus==3.0.2
 COPY milvus /opt/milvus/serve
 COPY milvus-start.sh /opt/milvus/start.sh
 RUN useradd --system --uid 1000 --home-dir /var/lib/milvus milvus && \
