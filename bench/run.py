@@ -17,14 +17,16 @@
 - aggregator: user events/s through the whole Quix Streams service (exactly-once), beside the
   figures of faust-streaming and bare Quix Streams on the same workload (bench/stream_libs);
 - recsys-api: precision/recall/NDCG@10 of the hybrid recommender against its baselines
-  (bench/recsys_quality.py; no stack, no ceiling).
+  (bench/recsys_quality.py; no stack, no ceiling); and requests/s and p50/p99 of
+  /recommendations and /products/search under wrk, cache hit and miss, beside the raw Redis GET
+  round trip as the floor (bench/recsys_http.py).
 
-``--only sensor|events|embedder|graph|aggregator|recsys-quality`` runs one part (results in
-bench/results/{sensor,events,embedder,graph_writer,aggregator,recsys-quality}.json); all by
-default. Each file records the command that made it. Each part runs ``--repeat`` times (3) and
-reports the run with the median ratio, with every run's ratio beside it (the aggregator, which has
-no ceiling of its own, and the recommender's quality run once). Not a test: nothing here asserts
-a timing.
+``--only sensor|events|embedder|graph|aggregator|recsys-quality|recsys-http`` runs one part
+(results in bench/results/{sensor,events,embedder,graph_writer,aggregator,recsys-quality,
+recsys-http}.json); all by default. Each file records the command that made it. Each part runs
+``--repeat`` times (3) and reports the run with the median ratio, with every run's ratio beside it
+(the aggregator, which has no ceiling of its own, the recommender's quality and the API's HTTP
+load run once). Not a test: nothing here asserts a timing.
 
 Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
 namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
@@ -55,6 +57,7 @@ import asyncpg
 import embedder_bench
 import encoders
 import graph_bench
+import recsys_http
 import recsys_quality
 import vector_stores
 from confluent_kafka import Consumer, TopicPartition
@@ -424,7 +427,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="records per benchmark")
     parser.add_argument(
         "--only",
-        choices=["sensor", "events", "embedder", "graph", "aggregator", "recsys-quality"],
+        choices=[
+            "sensor",
+            "events",
+            "embedder",
+            "graph",
+            "aggregator",
+            "recsys-quality",
+            "recsys-http",
+        ],
         help="one part (default: all)",
     )
     parser.add_argument(
@@ -463,6 +474,9 @@ def main() -> None:
             write_results("aggregator", {"aggregator_quix_streams": aggregator})
         if args.only in (None, "recsys-quality"):
             write_results("recsys-quality", recsys_quality.bench_quality())
+        if args.only in (None, "recsys-http"):
+            http = asyncio.run(recsys_http.bench_recsys_http(workdir))
+            write_results("recsys-http", {"recsys_api_http": http})
         if args.only in (None, "embedder"):
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
