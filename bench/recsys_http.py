@@ -483,11 +483,7 @@ def api_env(stack: Stack, ns: BenchNamespace, port: int, *, cache: bool) -> dict
         "RATE_LIMIT__ENABLED": "false",
         "EMBEDDING__MODEL_DIR": str(MODEL_DIR),
         "EMBEDDING__BACKEND": "onnx",
-        "MILVUS__URI": stack.milvus_uri,
-        # Set with the URI: RECSYS_API_MILVUS__URI alone builds MilvusSettings afresh, whose own
-        # default (None: the collection's Strong) replaces recsys-api's Bounded, and every
-        # search then waits for a time tick (~400 ms here).
-        "MILVUS__SEARCH_CONSISTENCY_LEVEL": "Bounded",
+        "MILVUS__URI": stack.milvus_uri,  # reads stay at recsys-api's default, Bounded
         "COLLECTION_PREFIX": ns.collection_prefix,
         "NEO4J__URI": n4j.uri,
         "NEO4J__USER": n4j.user,
@@ -906,9 +902,7 @@ async def bench_recsys_http(workdir: Path, seed: int = SEED) -> dict[str, Any]:
             },
             "cached_instance_ttls_s": HIT_TTL_S,
             "encoder": "all-MiniLM-L6-v2 onnx (cpu)",
-            "milvus_search_consistency": "Bounded, set explicitly (recsys-api's default, which"
-            " RECSYS_API_MILVUS__URI alone resets to Strong); the vector step's retrieve of the"
-            " user's own profile reads at the collection's Strong",
+            "milvus_read_consistency": "Bounded (recsys-api's default): searches and retrieves",
             "instances": "2 x python -m recsys_api (uvicorn, 1 worker each), rate limit off",
             "warm_up_concurrency": WARM_UP_CONCURRENCY,
         },

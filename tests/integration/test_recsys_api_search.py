@@ -65,7 +65,7 @@ def client(stack: dict[str, str], model_dir: Path) -> Iterator[TestClient]:
         # Strong, not the service's Bounded: the test searches right after it writes, and
         # Bounded may not see writes of the last few seconds yet.
         milvus=MilvusSettings(
-            uri=f"http://127.0.0.1:{stack['MILVUS_PORT']}", search_consistency_level="Strong"
+            uri=f"http://127.0.0.1:{stack['MILVUS_PORT']}", read_consistency_level="Strong"
         ),
         # the rest of the stores are the stack's, read only; the cache is a prefix of its own
         redis=RedisSettings(url=SecretStr(f"redis://127.0.0.1:{stack['REDIS_PORT']}/0")),

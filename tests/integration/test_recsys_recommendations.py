@@ -207,7 +207,7 @@ def api_settings(
         label_prefix=graph.labels.prefix,
         embedding=EmbeddingSettings(dimension=DIM),
         milvus=MilvusSettings(
-            uri=f"http://127.0.0.1:{stack['MILVUS_PORT']}", search_consistency_level="Strong"
+            uri=f"http://127.0.0.1:{stack['MILVUS_PORT']}", read_consistency_level="Strong"
         ),
         neo4j=neo4j_settings(stack),
         postgres=pg,

@@ -41,3 +41,22 @@ def test_nested_env_and_masked_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.consumer.group_id == "demo"  # defaults to the service name
     dumped = settings.model_dump(mode="json")
     assert dumped["postgres"]["password"] == "**********"
+
+
+class ReaderSettings(ConsumerServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="READER_")
+
+    service_name: str = "reader"
+    postgres: PostgresSettings = PostgresSettings(port=25432, pool_max_size=9)
+
+
+def test_one_nested_variable_keeps_the_rest_of_the_declared_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """READER_POSTGRES__HOST alone changes the host and keeps the port and pool this service
+    declares, not the PostgresSettings type's (a service's own defaults, such as recsys-api's
+    Bounded Milvus reads, must survive a deployment that only sets the address)."""
+    monkeypatch.setenv("READER_POSTGRES__HOST", "db.internal")
+    postgres = ReaderSettings().postgres
+    assert (postgres.host, postgres.port, postgres.pool_max_size) == ("db.internal", 25432, 9)
+    assert ReaderSettings().dlq_producer.linger_ms == 5  # the base's own declared default

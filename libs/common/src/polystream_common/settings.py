@@ -154,7 +154,11 @@ class RedisSettings(BaseModel):
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Subclasses set ``env_prefix`` and add their stores."""
 
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+    # nested_model_default_partial_update: RECSYS_API_MILVUS__URI alone keeps the rest of the
+    # default instance a service declares (its Bounded reads), instead of the type's defaults.
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", extra="ignore", nested_model_default_partial_update=True
+    )
 
     service_name: str
     environment: Environment = Environment.DEVELOPMENT

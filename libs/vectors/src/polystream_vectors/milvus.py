@@ -60,8 +60,8 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
         super().__init__()
         self._settings = settings
         self._consistency_level = consistency_level
-        level = settings.search_consistency_level
-        self._search_consistency = {"consistency_level": level} if level else {}
+        level = settings.read_consistency_level
+        self._read_consistency = {"consistency_level": level} if level else {}
         self._hnsw = {"M": hnsw_m, "efConstruction": hnsw_ef_construction}
         self._search_ef = search_ef
 
@@ -121,7 +121,7 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
             anns_field=VECTOR_FIELD,
             # HNSW returns at most ef results: ef below the limit would cut the answer short.
             search_params={"metric_type": "COSINE", "params": {"ef": max(self._search_ef, limit)}},
-            **self._search_consistency,
+            **self._read_consistency,
         )
         return [
             Hit(
@@ -141,7 +141,10 @@ class MilvusVectorStore(ClientVectorStore[AsyncMilvusClient]):
         # ~1.5 MB for 1000 rows of 384 floats) grow with the ids, and gRPC caps a message.
         for start in range(0, len(wanted), RETRIEVE_CHUNK):
             rows = await self.client.get(
-                collection, ids=wanted[start : start + RETRIEVE_CHUNK], output_fields=output_fields
+                collection,
+                ids=wanted[start : start + RETRIEVE_CHUNK],
+                output_fields=output_fields,
+                **self._read_consistency,
             )
             for row in rows:
                 id_ = int(row[PRIMARY_KEY])

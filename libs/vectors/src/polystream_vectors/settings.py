@@ -42,12 +42,11 @@ class MilvusSettings(BaseModel):
     token: SecretStr | None = None
     db_name: str = ""
     timeout_s: float = 10.0
-    search_consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] | None = None
-    """Consistency of searches; None: the collection's own (Strong). At Strong every search
-    waits for the server's next time tick, 200-400 ms on Milvus 2.3 (bench/results/embedder.json);
-    a read path that tolerates seconds of staleness (recsys-api) searches at ``Bounded`` in
-    milliseconds. ``retrieve`` always reads at the collection's level: the embedder's profiles
-    must see their own writes."""
+    read_consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] | None = None
+    """Consistency of searches and retrieves; None: the collection's own (Strong), which the
+    embedder keeps (its profiles must see their own writes). At Strong every read waits for the
+    server's next time tick, 200-400 ms on Milvus 2.3 (bench/results/embedder.json); a read path
+    that tolerates seconds of staleness (recsys-api) reads at ``Bounded`` in milliseconds."""
 
     def uses_default_credentials(self) -> bool:
         # The local stack's server runs without authentication; so does a server given no token.

@@ -191,8 +191,9 @@ class Recommender:
         if not kinds:
             raise ValueError("kinds must name product, campaign or both")
         now = self._clock()
-        vector, source = await _timed("vector", self._user_vector(user_id))
-        neighbours, nearest = await _timed("vector", self._vector_step(user_id, vector, kinds))
+        vector, source, neighbours, nearest = await _timed(
+            "vector", self._vector_step(user_id, kinds)
+        )
         own, found = await _timed("graph", self._graph_step(user_id, neighbours, kinds))
         if source == "none" and not own and not await self._graph.user_exists(user_id):
             raise UnknownUser(user_id)
@@ -221,12 +222,13 @@ class Recommender:
         return [float(x) for x in vector], "last_chat"
 
     async def _vector_step(
-        self, user_id: str, vector: list[float] | None, kinds: Sequence[TargetKind]
-    ) -> tuple[list[UserHit], list[str]]:
-        """The nearest users (the user left out, those below ``min_similarity`` too) and the
-        ids of the products nearest the user's vector."""
+        self, user_id: str, kinds: Sequence[TargetKind]
+    ) -> tuple[list[float] | None, Source, list[UserHit], list[str]]:
+        """The user's vector and where it came from, the nearest users (the user left out, and
+        those below ``min_similarity``) and the ids of the products nearest the vector."""
+        vector, source = await self._user_vector(user_id)
         if vector is None:
-            return [], []
+            return None, source, [], []
         p = self.parameters
         searches = [self._store.search(self._profiles, vector, limit=p.similar_users + 1)]
         if self._products is not None and "product" in kinds and p.vector_candidates:
@@ -238,7 +240,7 @@ class Recommender:
             for hit in user_hits
             if hit.payload.get("user_id") != user_id and hit.score >= p.min_similarity
         ][: p.similar_users]
-        return neighbours, [str(hit.payload["product_id"]) for hit in product_hits]
+        return vector, source, neighbours, [str(hit.payload["product_id"]) for hit in product_hits]
 
     async def _graph_step(
         self, user_id: str, neighbours: Sequence[UserHit], kinds: Sequence[TargetKind]

@@ -209,26 +209,22 @@ async def recommendations(
     kind: Annotated[
         Literal["product", "campaign"] | None, Query(description="only this kind of item")
     ] = None,
-) -> RecommendationsResponse:
+) -> JSONResponse:
     """Hybrid recommendations: users similar to this one (vector step), what they interacted
     with that this user has not (graph step), ranked by that affinity blended with engagement
     (rank step). Each item says why it was picked. A user with nothing to go on gets popular
     items (``strategy: popular``); a user no store knows gets 404."""
 
-    async def compute() -> RecommendationsResponse:
+    async def compute() -> dict[str, Any]:
         with _client_errors():
             found = await recommender.recommend(user_id, CACHED_RECOMMENDATIONS)
-        return RecommendationsResponse.of(found)
+        return RecommendationsResponse.of(found).model_dump(mode="json")
 
-    full = await cache.get_or_compute(
-        RECOMMENDATIONS,
-        user_id,
-        compute,
-        encode=RecommendationsResponse.model_dump_json,
-        decode=RecommendationsResponse.model_validate_json,
-    )
-    items = [item for item in full.items if kind is None or item.kind == kind][:k]
-    return full.model_copy(update={"items": items})
+    # The cached JSON is served as it is, sliced: validated once when computed, never again on
+    # a hit (a hit then costs a Redis GET and a JSON parse, not a model round trip).
+    full = await cache.get_or_compute(RECOMMENDATIONS, user_id, compute)
+    items = [item for item in full["items"] if kind is None or item["kind"] == kind][:k]
+    return JSONResponse({**full, "items": items})
 
 
 @router.get("/products/search", response_model=ProductSearchResponse, tags=["search"])
@@ -245,11 +241,11 @@ async def search_products(
     category: Annotated[str | None, Query(min_length=1, description="only this category")] = None,
     min_price: Annotated[float | None, Query(ge=0, description="inclusive")] = None,
     max_price: Annotated[float | None, Query(ge=0, description="inclusive")] = None,
-) -> ProductSearchResponse:
+) -> JSONResponse:
     """The ``k`` products closest in meaning to ``q``, optionally of one category and within a
     price range."""
 
-    async def compute() -> ProductSearchResponse:
+    async def compute() -> dict[str, Any]:
         with _client_errors():
             hits = await semantic.search_products(
                 encoder,
@@ -261,16 +257,12 @@ async def search_products(
                 max_price=max_price,
                 collection=collections.products,
             )
-        return ProductSearchResponse(query=q, results=[ProductResult.of(hit) for hit in hits])
+        results = [ProductResult.of(hit) for hit in hits]
+        return ProductSearchResponse(query=q, results=results).model_dump(mode="json")
 
     key = json.dumps([q, k, category, min_price, max_price], separators=(",", ":"))
-    return await cache.get_or_compute(
-        SEARCH,
-        hashlib.sha256(key.encode()).hexdigest(),
-        compute,
-        encode=ProductSearchResponse.model_dump_json,
-        decode=ProductSearchResponse.model_validate_json,
-    )
+    found = await cache.get_or_compute(SEARCH, hashlib.sha256(key.encode()).hexdigest(), compute)
+    return JSONResponse(found)
 
 
 @router.get(

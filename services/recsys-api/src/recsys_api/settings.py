@@ -74,10 +74,10 @@ class RecsysApiSettings(ConsumerServiceSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)  # deploy/local/stack.env RECSYS_API_PORT
     embedding: EmbeddingSettings = EmbeddingSettings()
-    # Bounded: at Strong every search waits for Milvus's next time tick (~200-400 ms); a read
+    # Bounded: at Strong every read waits for Milvus's next time tick (~200-400 ms); a read
     # path may be seconds stale.
     milvus: MilvusSettings = MilvusSettings(
-        uri="http://127.0.0.1:29530", search_consistency_level="Bounded"
+        uri="http://127.0.0.1:29530", read_consistency_level="Bounded"
     )
     collection_prefix: str = Field(
         default="",
