@@ -139,6 +139,7 @@ class RecommendParameters:
     min_similarity: float = 0.0
     targets_per_user: int = 50
     vector_candidates: int = 20
+    match_candidates: int = 100
     affinity_weight: float = 0.4
     match_weight: float = 0.4
     engagement_weight: float = 0.2
@@ -198,10 +199,12 @@ class Recommender:
         if source == "none" and not own and not await self._graph.user_exists(user_id):
             raise UnknownUser(user_id)
         seen = {(t.kind, t.id) for t in own}
-        for product_id in nearest:
+        known_match: dict[tuple[TargetKind, str], float] = {}
+        for product_id, cosine in nearest:
             if ("product", product_id) not in seen:
                 found.setdefault(("product", product_id), [])
-        items = await _timed("rank", self._rank(found, vector, k, now))
+                known_match[("product", product_id)] = max(cosine, 0.0)
+        items = await _timed("rank", self._rank(found, vector, known_match, k, now))
         strategy: Strategy = "hybrid" if items else "popular"
         if len(items) < k:
             chosen = {(i.kind, i.id) for i in items}
@@ -223,9 +226,10 @@ class Recommender:
 
     async def _vector_step(
         self, user_id: str, kinds: Sequence[TargetKind]
-    ) -> tuple[list[float] | None, Source, list[UserHit], list[str]]:
+    ) -> tuple[list[float] | None, Source, list[UserHit], list[tuple[str, float]]]:
         """The user's vector and where it came from, the nearest users (the user left out, and
-        those below ``min_similarity``) and the ids of the products nearest the vector."""
+        those below ``min_similarity``) and the products nearest the vector, with their
+        cosine."""
         vector, source = await self._user_vector(user_id)
         if vector is None:
             return None, source, [], []
@@ -240,7 +244,8 @@ class Recommender:
             for hit in user_hits
             if hit.payload.get("user_id") != user_id and hit.score >= p.min_similarity
         ][: p.similar_users]
-        return vector, source, neighbours, [str(hit.payload["product_id"]) for hit in product_hits]
+        nearest = [(str(hit.payload["product_id"]), hit.score) for hit in product_hits]
+        return vector, source, neighbours, nearest
 
     async def _graph_step(
         self, user_id: str, neighbours: Sequence[UserHit], kinds: Sequence[TargetKind]
@@ -281,27 +286,39 @@ class Recommender:
         self,
         found: dict[tuple[TargetKind, str], list[Via]],
         vector: list[float] | None,
+        known_match: dict[tuple[TargetKind, str], float],
         k: int,
         now: datetime,
     ) -> list[Recommendation]:
         if not found:
             return []
-        engagement: dict[tuple[TargetKind, str], float] = {}
-        for kind in ("product", "campaign"):
-            ids = [id_ for kind_, id_ in found if kind_ == kind]
-            if ids:
-                scores = await self._engagement.scores(kind, ids, now)
-                engagement.update({(kind, id_): score for id_, score in scores.items()})
-        match: dict[tuple[TargetKind, str], float] = {
-            ("product", id_): value
-            for id_, value in (
-                await self._match(vector, [id_ for kind, id_ in found if kind == "product"])
-            ).items()
-        }
         affinity = {
             key: sum(max(v.similarity, 0.0) * math.log1p(v.interactions) for v in via)
             for key, via in found.items()
         }
+        # The match of the products the vector step found is their search score; of the others
+        # only the best ``match_candidates`` by affinity are fetched (a bounded retrieve): the
+        # rest would need a high match to rank, and such products are the vector step's.
+        unknown = sorted(
+            (key for key in found if key[0] == "product" and key not in known_match),
+            key=lambda key: (-affinity[key], key[1]),
+        )[: self.parameters.match_candidates]
+        kinds: list[TargetKind] = [
+            kind for kind in ("product", "campaign") if any(key[0] == kind for key in found)
+        ]
+        fetched, *per_kind = await asyncio.gather(
+            self._match(vector, [id_ for _, id_ in unknown]),
+            *(
+                self._engagement.scores(kind, [id_ for kind_, id_ in found if kind_ == kind], now)
+                for kind in kinds
+            ),
+        )
+        engagement: dict[tuple[TargetKind, str], float] = {
+            (kind, id_): score
+            for kind, scores in zip(kinds, per_kind, strict=True)
+            for id_, score in scores.items()
+        }
+        match = {**known_match, **{("product", id_): value for id_, value in fetched.items()}}
         p = self.parameters
         # A term with no value for any candidate (no user vector, no product collection, no
         # engagement yet) drops out, and the weights of the others are normalised to sum 1.

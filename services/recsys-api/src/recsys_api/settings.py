@@ -40,6 +40,9 @@ class RecommendSettings(BaseModel):
         le=100,
         description="products nearest the user's vector added as candidates",
     )
+    match_candidates: int = Field(
+        default=100, ge=0, le=1000, description="graph candidates whose vectors are fetched"
+    )
     affinity_weight: float = Field(
         default=0.4, ge=0, description="weight of the neighbours' affinity"
     )
