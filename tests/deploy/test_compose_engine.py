@@ -1,8 +1,8 @@
 """The compose stream on a real Docker engine (run by deploy/compose/test-compose.sh, `make
-test-compose`, once every container is healthy; skipped elsewhere): a known load through
-`docker-compose run producer python -m producer load`, then exact counts in PostgreSQL, MongoDB,
-Milvus and Neo4j, computed from the same seeded records; then Prometheus inside compose scrapes
-every service, the producer's steady `load` profile included."""
+test-compose`, once every container is healthy; conftest.py leaves it out of a plain run): a
+known load through `docker-compose run producer python -m producer load`, then exact counts in
+PostgreSQL, MongoDB, Milvus and Neo4j, computed from the same seeded records; then Prometheus
+inside compose scrapes every service, the producer's steady `load` profile included."""
 
 from __future__ import annotations
 
@@ -25,11 +25,6 @@ from pymongo import MongoClient
 
 from producer.generators import World
 from producer.load import LoadRun, parse_mix
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("POLYSTREAM_COMPOSE_ENGINE") != "1",
-    reason="needs the compose stream on a Docker engine: make test-compose",
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 2_000
