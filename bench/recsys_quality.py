@@ -132,7 +132,7 @@ def bench_quality(
                 key: value if not isinstance(value, dict) else dict(value)
                 for key, value in asdict(QualityParameters()).items()
             },
-            "recommend": asdict(recommend),
+            "recommend": recommend.model_dump(),
         },
         "mean": mean_scores(runs),
         "runs": runs,
@@ -144,11 +144,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--sessions", type=int, default=SESSIONS)
-    for name, default in asdict(RecommendParameters()).items():
+    for name, default in RecommendParameters().model_dump().items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args()
     recommend = RecommendParameters(
-        **{name: getattr(args, name) for name in asdict(RecommendParameters())}
+        **{name: getattr(args, name) for name in RecommendParameters().model_dump()}
     )
     figures = bench_quality(args.seeds, args.sessions, recommend)
     results = {

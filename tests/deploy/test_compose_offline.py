@@ -85,7 +85,10 @@ def docker_compose() -> str:
         )
         exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.skip("docker-compose is not installed (apt-get install docker-compose, as root)")
+        pytest.fail(
+            "docker-compose is missing and could not be installed"
+            " (apt-get install docker-compose, as root)"
+        )
     return exe
 
 

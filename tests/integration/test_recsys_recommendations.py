@@ -47,7 +47,8 @@ from polystream_vectors.store import Point, point_id
 from recsys_api.app import create_app
 from recsys_api.cache import CacheSettings
 from recsys_api.deps import Resources
-from recsys_api.settings import RecommendSettings, RecsysApiSettings
+from recsys_api.recommend import RecommendParameters
+from recsys_api.settings import RecsysApiSettings
 
 from .graph_fixtures import Graph, event, neo4j_settings, open_graph
 from .redis_fixtures import PrivateRedis
@@ -98,7 +99,7 @@ ENGAGEMENT = {
     ("product", "p5"): 100.0,
     ("campaign", "camp-1"): 1.0,
 }
-W = 0.7  # RecommendSettings.affinity_weight, engagement 1 - W (no product vectors: no match term)
+W = 0.7  # RecommendParameters.affinity_weight, engagement 1 - W (no product vectors: no match term)
 
 
 def _alice() -> list[tuple[str, float, str]]:
@@ -217,7 +218,7 @@ def api_settings(
         ),
         redis=RedisSettings(url=SecretStr(f"redis://127.0.0.1:{stack['REDIS_PORT']}/0")),
         cache=CacheSettings(key_prefix=namespace),
-        recommend=RecommendSettings(
+        recommend=RecommendParameters(
             min_similarity=0.1, affinity_weight=W, match_weight=0.0, engagement_weight=1 - W
         ),
         kafka=KafkaSettings(

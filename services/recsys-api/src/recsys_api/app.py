@@ -136,7 +136,7 @@ def create_app(
                 products=collections.products,
                 encoder=active_encoder,
                 chat=chat or MongoChat(_required(mongo)),
-                parameters=settings.recommend.parameters(),
+                parameters=settings.recommend,
                 clock=utc_now,
             )
             app.state.invalidations_error = None

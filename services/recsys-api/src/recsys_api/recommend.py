@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
 from prometheus_client import Histogram
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from polystream_embeddings.encoder import Encoder
 from polystream_readmodels.graph import TargetKind, UserTarget
@@ -133,21 +134,38 @@ class Recommendations:
     similar_users: tuple[UserHit, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True, slots=True)
-class RecommendParameters:
-    similar_users: int = 20
-    min_similarity: float = 0.0
-    targets_per_user: int = 50
-    vector_candidates: int = 20
-    match_candidates: int = 100
-    affinity_weight: float = 0.4
-    match_weight: float = 0.4
-    engagement_weight: float = 0.2
+class RecommendParameters(BaseModel):
+    """The recommender's knobs; recsys-api's settings nest them (``RECSYS_API_RECOMMEND__*``)."""
 
-    def __post_init__(self) -> None:
+    model_config = ConfigDict(frozen=True)
+
+    similar_users: int = Field(
+        default=20, ge=1, le=200, description="neighbours the vector step takes"
+    )
+    min_similarity: float = Field(
+        default=0.0, ge=-1, le=1, description="neighbours below this cosine similarity are ignored"
+    )
+    targets_per_user: int = Field(
+        default=50, ge=1, le=1000, description="targets the graph step reads per similar user"
+    )
+    vector_candidates: int = Field(
+        default=20, ge=0, le=100, description="products nearest the user's vector, as candidates"
+    )
+    match_candidates: int = Field(
+        default=100, ge=0, le=1000, description="graph candidates whose vectors are fetched"
+    )
+    affinity_weight: float = Field(default=0.4, description="weight of the neighbours' affinity")
+    match_weight: float = Field(
+        default=0.4, description="weight of the product's cosine with the user's vector"
+    )
+    engagement_weight: float = Field(default=0.2, description="weight of engagement")
+
+    @model_validator(mode="after")
+    def _weights(self) -> RecommendParameters:
         weights = (self.affinity_weight, self.match_weight, self.engagement_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"weights must be >= 0 and not all 0, got {weights}")
+        return self
 
 
 async def _timed(step: Step, work: Awaitable[T]) -> T:

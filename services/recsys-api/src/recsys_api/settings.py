@@ -22,39 +22,6 @@ from recsys_api.cache import CacheSettings
 from recsys_api.recommend import RecommendParameters
 
 
-class RecommendSettings(BaseModel):
-    """The hybrid recommender's knobs (:mod:`recsys_api.recommend`)."""
-
-    similar_users: int = Field(
-        default=20, ge=1, le=200, description="neighbours the vector step takes"
-    )
-    min_similarity: float = Field(
-        default=0.0, ge=-1, le=1, description="neighbours below this cosine similarity are ignored"
-    )
-    targets_per_user: int = Field(
-        default=50, ge=1, le=1000, description="targets the graph step reads per similar user"
-    )
-    vector_candidates: int = Field(
-        default=20,
-        ge=0,
-        le=100,
-        description="products nearest the user's vector added as candidates",
-    )
-    match_candidates: int = Field(
-        default=100, ge=0, le=1000, description="graph candidates whose vectors are fetched"
-    )
-    affinity_weight: float = Field(
-        default=0.4, ge=0, description="weight of the neighbours' affinity"
-    )
-    match_weight: float = Field(
-        default=0.4, ge=0, description="weight of the product's cosine with the user's vector"
-    )
-    engagement_weight: float = Field(default=0.2, ge=0, description="weight of engagement")
-
-    def parameters(self) -> RecommendParameters:
-        return RecommendParameters(**self.model_dump())
-
-
 class RateLimitSettings(BaseModel):
     """Per-client limits (slowapi), in the ``limits`` notation: ``"100/second"``."""
 
@@ -101,7 +68,7 @@ class RecsysApiSettings(ConsumerServiceSettings):
     mongo_timeout_ms: int = Field(default=2000, ge=1)
     redis: RedisSettings = RedisSettings()
     cache: CacheSettings = CacheSettings()
-    recommend: RecommendSettings = RecommendSettings()
+    recommend: RecommendParameters = RecommendParameters()
     rate_limit: RateLimitSettings = RateLimitSettings()
     api_key: SecretStr | None = Field(
         default=None,
