@@ -54,14 +54,22 @@ def compose(*args: str, timeout: float = 300) -> str:
     return result.stdout
 
 
-def wait_for(what: str, probe: Callable[[], Any], expected: Any, timeout_s: float = 180) -> None:
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    expected: Any,
+    timeout_s: float = 180,
+    done: Callable[[Any], bool] | None = None,
+) -> None:
+    """Poll ``probe`` until it returns ``expected`` (or satisfies ``done``), else fail."""
+    reached = done or (lambda seen: seen == expected)
     deadline, seen = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         try:
             seen = probe()
         except Exception as exc:  # a store still creating its collection, a connection refused
             seen = f"{type(exc).__name__}: {exc}"
-        if seen == expected:
+        if not isinstance(seen, str) and reached(seen):
             return
         time.sleep(2)
     pytest.fail(f"{what}: expected {expected!r}, last saw {seen!r}")
@@ -87,6 +95,7 @@ def expected() -> dict[str, Any]:
         "sensor_readings": len(by_topic["sensor.readings"]),
         "user_events": len(events),
         "chat_messages": len(by_topic["chat.messages"]),
+        "chatting_users": len({c["user_id"] for c in by_topic["chat.messages"]}),
         "products": len({p["product_id"] for p in by_topic["products.catalog"]}),
         "interactions": len(targeted),
         "users_in_graph": len({e["user_id"] for e in targeted}),
@@ -149,7 +158,15 @@ def test_milvus_holds_every_product_and_chat_vector(
     try:
         for name in ("products", "chat_messages"):
             wait_for(f"milvus {name}", lambda n=name: count(n), expected[name], timeout_s=300)
-        assert count("user_profiles") > 0
+        # Profiles are upserted after the chat batch that moves them, so they are waited for
+        # too; every user who chatted has one (product events may add more users).
+        wait_for(
+            "milvus user_profiles",
+            lambda: count("user_profiles"),
+            f">= {expected['chatting_users']}",
+            timeout_s=120,
+            done=lambda seen: seen >= expected["chatting_users"],
+        )
     finally:
         client.close()
 
