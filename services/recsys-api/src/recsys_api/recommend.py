@@ -321,9 +321,8 @@ class Recommender:
             (key for key in found if key[0] == "product" and key not in known_match),
             key=lambda key: (-affinity[key], key[1]),
         )[: self.parameters.match_candidates]
-        kinds: list[TargetKind] = [
-            kind for kind in ("product", "campaign") if any(key[0] == kind for key in found)
-        ]
+        every_kind: tuple[TargetKind, ...] = ("product", "campaign")
+        kinds = [kind for kind in every_kind if any(key[0] == kind for key in found)]
         fetched, *per_kind = await asyncio.gather(
             self._match(vector, [id_ for _, id_ in unknown]),
             *(
