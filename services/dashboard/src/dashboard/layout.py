@@ -142,13 +142,19 @@ def _kpis(snapshot: Snapshot) -> None:
     )
 
 
+def _by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with date_key as ISO day text: the charts' x axis shows one tick per day
+    instead of a time axis with hours."""
+    return frame.assign(date_key=pd.to_datetime(frame["date_key"]).dt.strftime("%Y-%m-%d"))
+
+
 def _engagement(snapshot: Snapshot) -> None:
     st.subheader("Daily engagement")
     frame = snapshot.engagement
     if frame.empty:
         st.caption("No user events yet.")
         return
-    events = frame.pivot_table(
+    events = _by_day(frame).pivot_table(
         index="date_key", columns="event_type", values="events", aggfunc="sum", fill_value=0
     )
     st.line_chart(events, x_label="day", y_label="events")
@@ -160,7 +166,9 @@ def _revenue(snapshot: Snapshot) -> None:
     if frame.empty:
         st.caption("No purchases yet.")
         return
-    st.bar_chart(frame.set_index("date_key")[["revenue"]], x_label="day", y_label="revenue")
+    st.bar_chart(
+        _by_day(frame).set_index("date_key")[["revenue"]], x_label="day", y_label="revenue"
+    )
 
 
 def _funnel(snapshot: Snapshot) -> None:
@@ -188,6 +196,9 @@ def _funnel(snapshot: Snapshot) -> None:
             hide_index=True,
             column_config={
                 "date_key": st.column_config.DateColumn("day"),
+                "viewed_sessions": "viewed",
+                "carted_sessions": "carted",
+                "purchased_sessions": "purchased",
                 "view_to_cart_rate": st.column_config.NumberColumn("view → cart", format="percent"),
                 "cart_to_purchase_rate": st.column_config.NumberColumn(
                     "cart → purchase", format="percent"
@@ -202,10 +213,10 @@ def _top_products(snapshot: Snapshot) -> None:
     if frame.empty:
         st.caption("No purchases yet.")
         return
-    st.dataframe(
-        frame,
-        hide_index=True,
-        column_config={"revenue": st.column_config.NumberColumn("revenue", format="%.2f")},
+    # A static table (at most settings.top_products rows): drawn at once, readable in a
+    # screenshot and by the browser test.
+    st.table(
+        frame.assign(revenue=frame["revenue"].map(format_money)).set_index("product_id"),
     )
 
 
@@ -220,7 +231,7 @@ def _sensor_health(snapshot: Snapshot) -> None:
         st.warning(f"{silent} of {len(frame)} sensors did not report on the latest day.")
     else:
         st.success(f"All {len(frame)} sensors reported on the latest day.")
-    readings = snapshot.sensor_readings_by_day.pivot_table(
+    readings = _by_day(snapshot.sensor_readings_by_day).pivot_table(
         index="date_key", columns="sensor_type", values="readings", aggfunc="sum", fill_value=0
     )
     left, right = st.columns([1, 2])
@@ -230,5 +241,15 @@ def _sensor_health(snapshot: Snapshot) -> None:
         st.dataframe(
             frame,
             hide_index=True,
-            column_config={"last_day": st.column_config.DateColumn("last day")},
+            column_config={
+                "sensor_id": "sensor",
+                "sensor_type": "type",
+                "last_day": st.column_config.DateColumn("last day"),
+                "days_silent": "days silent",
+                "last_day_readings": "readings (last day)",
+                "last_day_min": st.column_config.NumberColumn("min (last day)", format="%.2f"),
+                "last_day_avg": st.column_config.NumberColumn("avg (last day)", format="%.2f"),
+                "last_day_max": st.column_config.NumberColumn("max (last day)", format="%.2f"),
+                "readings": "readings (all days)",
+            },
         )
