@@ -49,7 +49,7 @@ from recsys_api.recommend import (
     Recommender,
 )
 from recsys_api.routes import router
-from recsys_api.security import install_rate_limits
+from recsys_api.security import install_api_key, install_rate_limits
 from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,7 @@ def create_app(
         lifespan=lifespan,
     )
     instrument(app)
+    install_api_key(app, settings.api_key)
     install_rate_limits(app, settings.rate_limit)
     install_error_handlers(app)
     app.include_router(router)

@@ -4,7 +4,7 @@ development by the base class, and so is a missing API key."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from polystream_common.settings import (
@@ -18,20 +18,15 @@ from polystream_common.settings import (
 from polystream_embeddings.settings import EmbeddingSettings
 from polystream_readmodels.graph import LABEL_PREFIX_PATTERN
 from polystream_vectors.settings import MilvusSettings
+from polystream_web import security as web_security
 from recsys_api.cache import CacheSettings
 from recsys_api.recommend import RecommendParameters
 
 
-class RateLimitSettings(BaseModel):
+class RateLimitSettings(web_security.RateLimitSettings):
     """Per-client limits (slowapi), in the ``limits`` notation: ``"100/second"``."""
 
-    enabled: bool = True
-    default: str = Field(default="200/second", description="every route")
     analytics: str = Field(default="20/second", description="analytics routes, per client")
-    storage_uri: str = Field(
-        default="memory://",
-        description="memory:// (per replica) or a redis:// URL shared by the replicas",
-    )
 
 
 class RecsysApiSettings(ConsumerServiceSettings):

@@ -1,0 +1,3 @@
+from shop_api.main import main
+
+main()

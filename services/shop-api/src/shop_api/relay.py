@@ -1,0 +1,223 @@
+"""The outbox relay (``python -m shop_api relay``): committed outbox rows -> Kafka.
+
+Delivery is **at least once**, with the order id as the key of ``order.placed`` and
+deterministic event ids (see :mod:`shop_api.events`); consumers dedupe by order id / event id.
+The order of one round, and what a crash at each point leaves:
+
+1. In one PostgreSQL transaction, claim the oldest unpublished rows
+   (``FOR UPDATE SKIP LOCKED``: a second relay replica takes other rows, never the same ones).
+2. Produce them (idempotent producer: acks=all, no duplicates from the producer's own retries)
+   and flush: every record is acknowledged by the broker, or the round fails and the
+   transaction rolls back (the rows stay unpublished and are retried).
+3. Mark them ``published_at = now()`` and commit.
+
+A crash before 2 completes publishes nothing (or records the round retries); a crash between 2
+and 3 (the window the ``kill_after_produce`` fault opens) leaves the rows unpublished in
+PostgreSQL though they are in Kafka: the next round publishes them again, so a consumer sees the
+same order id twice and keeps one. A committed order is therefore always published, at least
+once; an order that rolled back has no outbox row and is never published.
+
+Why not a transactional producer: a Kafka transaction makes the records of a round visible
+together to a read_committed consumer, but the Kafka commit and the PostgreSQL mark are still two
+commits; a crash between them republishes the round in a new transaction, and the consumer sees
+it twice anyway. Exactly-once would need the mark inside Kafka's transaction (a consumer-side
+offset) or dedupe downstream; dedupe by id is simpler and every sink of ours already writes by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import asyncpg
+from confluent_kafka import KafkaError, Message, Producer
+from prometheus_client import Counter, Gauge
+
+from polystream_common.kafka import build_admin, producer_config
+from polystream_common.topics import USER_EVENTS, ensure_topics
+from shop_api.events import ORDER_PLACED
+from shop_api.settings import RelaySettings, ShopApiSettings
+from shop_api.store import SHOP_MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter(
+    "polystream_outbox_published_total", "Outbox rows published to Kafka, by topic.", ["topic"]
+)
+BACKLOG = Gauge("polystream_outbox_backlog", "Outbox rows not published yet.")
+OLDEST_AGE = Gauge(
+    "polystream_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox row (0 when none): how late order.placed is.",
+)
+ROUND_FAILURES = Counter(
+    "polystream_outbox_round_failures_total", "Relay rounds that failed and were retried."
+)
+
+
+class PublishError(RuntimeError):
+    """Some records of a round were not acknowledged by the broker."""
+
+
+class OutboxPublisher(Protocol):
+    def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) records and return once all are acknowledged."""
+
+
+class KafkaOutboxPublisher:
+    """An idempotent confluent-kafka producer; topics get the settings' prefix."""
+
+    def __init__(self, settings: ShopApiSettings) -> None:
+        self._prefix = settings.kafka.topic_prefix
+        self._timeout_s = settings.relay.flush_timeout_s
+        self._producer = Producer(
+            producer_config(settings.kafka, settings.relay.producer, "shop-api-relay")
+        )
+
+    def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        failures: list[str] = []
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        for topic, key, value in records:
+            while True:
+                try:
+                    self._producer.produce(
+                        self._prefix + topic, value=value, key=key, on_delivery=on_delivery
+                    )
+                    break
+                except BufferError:  # local queue full: serve callbacks, then retry
+                    self._producer.poll(0.1)
+        left = self._producer.flush(self._timeout_s)
+        if left or failures:
+            raise PublishError(f"{left} records unsent, {len(failures)} failed: {failures[:3]}")
+
+    def close(self) -> None:
+        self._producer.flush(self._timeout_s)
+
+
+def _fault(where: str, wanted: str) -> None:
+    if where == wanted:
+        log.critical("fault injection: killing the relay %s", where.removeprefix("kill_"))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def relay_once(
+    pool: asyncpg.Pool, publisher: OutboxPublisher, settings: RelaySettings
+) -> int:
+    """One round (see the module docstring); returns how many rows it published."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL"
+            " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            settings.batch_size,
+        )
+        if not rows:
+            return 0
+        _fault("kill_before_produce", settings.fault)
+        records = [(r["topic"], bytes(r["key"]), bytes(r["payload"])) for r in rows]
+        await asyncio.to_thread(publisher.publish, records)
+        _fault("kill_after_produce", settings.fault)
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+    for topic, _key, _value in records:
+        PUBLISHED.labels(topic).inc()
+    return len(rows)
+
+
+async def observe_backlog(pool: asyncpg.Pool) -> None:
+    row = await pool.fetchrow(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+        " FROM outbox WHERE published_at IS NULL"
+    )
+    assert row is not None
+    BACKLOG.set(row["n"])
+    OLDEST_AGE.set(float(row["age"]))
+
+
+async def run_relay(
+    settings: ShopApiSettings,
+    *,
+    publisher: OutboxPublisher | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Relay until ``stop`` (SIGTERM/SIGINT when none is given). Retries with backoff while
+    PostgreSQL or Kafka is down."""
+    stopping = stop or asyncio.Event()
+    if stop is None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+    prefix = settings.kafka.topic_prefix
+    await _until_done(
+        stopping,
+        "kafka-topics",
+        lambda: asyncio.to_thread(
+            ensure_topics,
+            build_admin(settings.kafka),
+            [ORDER_PLACED.namespaced(prefix), USER_EVENTS.namespaced(prefix)],
+        ),
+    )
+    pool: Any = None
+
+    async def connect() -> None:
+        nonlocal pool
+        pool = await asyncpg.create_pool(
+            **settings.postgres.connect_kwargs(),
+            min_size=1,
+            max_size=2,
+            server_settings={"search_path": f'"{settings.postgres_schema}"'},
+        )
+        async with pool.acquire() as conn:
+            await SHOP_MIGRATIONS.apply(conn, settings.postgres_schema)
+
+    await _until_done(stopping, "postgres", connect)
+    if pool is None:
+        return
+    active = publisher or KafkaOutboxPublisher(settings)
+    delay = 0.2
+    log.info("relaying the outbox", extra={"schema": settings.postgres_schema})
+    try:
+        while not stopping.is_set():
+            try:
+                published = await relay_once(pool, active, settings.relay)
+                delay = 0.2
+            except (OSError, asyncpg.PostgresError, PublishError) as exc:
+                ROUND_FAILURES.inc()
+                log.warning("relay round failed, retrying: %s", exc)
+                await _sleep(stopping, delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if not published:
+                await observe_backlog(pool)
+                await _sleep(stopping, settings.relay.idle_poll_s)
+    finally:
+        if isinstance(active, KafkaOutboxPublisher):
+            await asyncio.to_thread(active.close)
+        await pool.close()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
+
+
+async def _until_done(stop: asyncio.Event, what: str, attempt: Any) -> None:
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await attempt()
+            return
+        except Exception as exc:
+            log.warning("start-up step %s failed, retrying: %s", what, exc)
+            await _sleep(stop, delay)
+            delay = min(delay * 2, 30.0)
