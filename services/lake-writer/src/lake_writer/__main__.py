@@ -1,0 +1,3 @@
+from lake_writer.main import main
+
+main()
