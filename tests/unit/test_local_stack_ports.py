@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
 from graph_writer.settings import GraphWriterSettings
+from lake_writer.settings import LakeWriterSettings
 from polystream_common.settings import (
     KafkaSettings,
     MongoSettings,
@@ -33,6 +34,7 @@ SERVICES: list[tuple[type[ServiceSettings], str]] = [
     (EmbedderSettings, "EMBEDDER_METRICS_PORT"),
     (AggregatorSettings, "AGGREGATOR_METRICS_PORT"),
     (GraphWriterSettings, "GRAPH_WRITER_METRICS_PORT"),
+    (LakeWriterSettings, "LAKE_WRITER_METRICS_PORT"),
 ]
 
 
