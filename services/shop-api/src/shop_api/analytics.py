@@ -40,7 +40,7 @@ SELECT day,
                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running_revenue,
        rank() OVER (PARTITION BY category ORDER BY revenue DESC) AS rank_in_category,
        rank() OVER (PARTITION BY day ORDER BY revenue DESC) AS rank_in_day,
-       revenue / sum(revenue) OVER (PARTITION BY day) AS share_of_day
+       round(revenue / sum(revenue) OVER (PARTITION BY day), 4) AS share_of_day
 FROM daily
 ORDER BY day, category
 """
@@ -65,9 +65,9 @@ SELECT customer_id,
        first_order_at,
        last_order_at,
        rank() OVER (ORDER BY lifetime_value DESC) AS rank,
-       sum(lifetime_value) OVER (ORDER BY lifetime_value DESC, customer_id
-                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-           / nullif(sum(lifetime_value) OVER (), 0) AS cumulative_share
+       round(sum(lifetime_value) OVER (ORDER BY lifetime_value DESC, customer_id
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+             / nullif(sum(lifetime_value) OVER (), 0), 4) AS cumulative_share
 FROM per_customer
 ORDER BY lifetime_value DESC, customer_id
 LIMIT $1
