@@ -234,22 +234,19 @@ def _sensor_health(snapshot: Snapshot) -> None:
     readings = _by_day(snapshot.sensor_readings_by_day).pivot_table(
         index="date_key", columns="sensor_type", values="readings", aggfunc="sum", fill_value=0
     )
-    left, right = st.columns([1, 2])
-    with left:
-        st.line_chart(readings, x_label="day", y_label="readings")
-    with right:
-        st.dataframe(
-            frame,
-            hide_index=True,
-            column_config={
-                "sensor_id": "sensor",
-                "sensor_type": "type",
-                "last_day": st.column_config.DateColumn("last day"),
-                "days_silent": "days silent",
-                "last_day_readings": "readings (last day)",
-                "last_day_min": st.column_config.NumberColumn("min (last day)", format="%.2f"),
-                "last_day_avg": st.column_config.NumberColumn("avg (last day)", format="%.2f"),
-                "last_day_max": st.column_config.NumberColumn("max (last day)", format="%.2f"),
-                "readings": "readings (all days)",
-            },
-        )
+    st.line_chart(readings, x_label="day", y_label="readings", height=250)
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "sensor_id": "sensor",
+            "sensor_type": "type",
+            "last_day": st.column_config.DateColumn("last day"),
+            "days_silent": "days silent",
+            "last_day_readings": "readings (last day)",
+            "last_day_min": st.column_config.NumberColumn("min (last day)", format="%.2f"),
+            "last_day_avg": st.column_config.NumberColumn("avg (last day)", format="%.2f"),
+            "last_day_max": st.column_config.NumberColumn("max (last day)", format="%.2f"),
+            "readings": "readings (all days)",
+        },
+    )
