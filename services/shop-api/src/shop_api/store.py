@@ -270,9 +270,12 @@ ORDER_HISTORY_SQL: Final = (
 
 ATTRIBUTE_SEARCH_SQL: Final = (
     "SELECT product_id, name, category, price, stock, attributes FROM products"
-    " WHERE attributes @> $1::jsonb AND active ORDER BY product_id LIMIT $2"
+    " WHERE attributes @> $1::jsonb AND active ORDER BY price, product_id LIMIT $2"
 )
-"""Products whose attributes contain the given JSON: served by ``products_attributes_gin``."""
+"""Products whose attributes contain the given JSON, cheapest first: served by
+``products_attributes_gin``. Not ordered by ``product_id``: the planner would then walk the
+primary key and filter each row (a LIMIT stops it early when matches are common), which is a
+full scan for a rare attribute."""
 
 
 async def order_history(pool: asyncpg.Pool, customer_id: str, limit: int) -> list[dict[str, Any]]:
