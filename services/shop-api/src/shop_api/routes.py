@@ -37,6 +37,7 @@ IdField = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
+        400: "the body could not be parsed (not UTF-8 JSON)",
         401: "missing or wrong API key",
         404: "not found",
         409: "not enough stock: nothing was ordered",
@@ -188,7 +189,9 @@ async def view_cart(customer_id: Id, carts: CartsDep) -> CartOut:
     return CartOut.of(await carts.view(customer_id))
 
 
-@router.post("/carts/{customer_id}/items", response_model=CartOut, tags=["carts"])
+@router.post(
+    "/carts/{customer_id}/items", response_model=CartOut, responses=documented(400), tags=["carts"]
+)
 async def add_to_cart(customer_id: Id, line: AddToCart, carts: CartsDep, pool: PoolDep) -> CartOut:
     """Add units of a product to the cart (on top of those it holds); 422 for an unknown
     product. Every change renews the cart's expiry."""
@@ -199,7 +202,12 @@ async def add_to_cart(customer_id: Id, line: AddToCart, carts: CartsDep, pool: P
     return CartOut.of(cart)
 
 
-@router.put("/carts/{customer_id}/items/{product_id}", response_model=CartOut, tags=["carts"])
+@router.put(
+    "/carts/{customer_id}/items/{product_id}",
+    response_model=CartOut,
+    responses=documented(400),
+    tags=["carts"],
+)
 async def set_cart_quantity(
     customer_id: Id, product_id: Id, change: SetQuantity, carts: CartsDep, pool: PoolDep
 ) -> CartOut:
@@ -282,7 +290,7 @@ IdempotencyKey = Annotated[
             "description": "this Idempotency-Key placed the order before: the same order,"
             " nothing charged again (header Idempotent-Replayed: true)",
         },
-        **documented(409),
+        **documented(400, 409),
     },
     tags=["orders"],
 )
