@@ -4,8 +4,11 @@ and a warehouse a build is writing is a message, not a traceback."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +23,9 @@ RUN_TIMEOUT_S = 120
 HOLD_WRITE_LOCK = """
 import sys, duckdb
 connection = duckdb.connect(sys.argv[1])
+# As a build does: the file changes (so no cached read of it stands in), and stays locked.
+connection.execute("CREATE TABLE build_in_progress AS SELECT 1 AS step")
+connection.execute("CHECKPOINT")
 print("locked", flush=True)
 sys.stdin.read()  # until the test closes our stdin
 connection.close()
@@ -34,10 +40,9 @@ def run_page(monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> AppTest:
     return page
 
 
-def test_a_warehouse_being_written_is_a_message_and_readable_after(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    warehouse = tmp_path / "polystream.duckdb"
+@contextmanager
+def write_lock(warehouse: Path) -> Iterator[None]:
+    """Another process writes ``warehouse`` and holds it open (as a dbt build does) meanwhile."""
     writer = subprocess.Popen(
         [sys.executable, "-c", HOLD_WRITE_LOCK, str(warehouse)],
         stdin=subprocess.PIPE,
@@ -46,21 +51,49 @@ def test_a_warehouse_being_written_is_a_message_and_readable_after(
     )
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
-
-        page = run_page(monkeypatch, warehouse)
-
-        assert not page.metric
-        (message,) = page.info
-        assert message.value.startswith(f"The warehouse at {warehouse} is being written")
+        yield
     finally:
         assert writer.stdin is not None
         writer.stdin.close()
         assert writer.wait(timeout=60) == 0
 
+
+def metrics(page: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in page.metric}
+
+
+def test_a_warehouse_being_written_is_a_message_and_readable_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "polystream.duckdb"
+    with write_lock(warehouse):
+        page = run_page(monkeypatch, warehouse)
+
+        assert not page.metric
+        (message,) = page.info
+        assert message.value.startswith(f"The warehouse at {warehouse} is being written")
+
     # The build is over (its lock released): the next load reads the file.
     page = run_page(monkeypatch, warehouse)
     (message,) = page.error  # an empty file: no marts
     assert "lacks a table the dashboard reads" in message.value
+
+
+def test_during_a_build_the_last_read_is_shown_with_a_note(
+    monkeypatch: pytest.MonkeyPatch, built_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "polystream.duckdb"
+    shutil.copyfile(built_warehouse, warehouse)  # the shared one is never written
+    before = metrics(run_page(monkeypatch, warehouse))
+    assert before
+
+    with write_lock(warehouse):
+        page = run_page(monkeypatch, warehouse)
+
+    assert metrics(page) == before
+    (message,) = page.info
+    assert "is being written" in message.value
+    assert "Showing the warehouse as last read" in message.value
 
 
 def test_the_kpis_equal_the_built_marts(
@@ -84,7 +117,7 @@ def test_the_kpis_equal_the_built_marts(
 
     page = run_page(monkeypatch, built_warehouse)
 
-    assert {metric.label: metric.value for metric in page.metric} == {
+    assert metrics(page) == {
         "Revenue": f"{revenue:,.2f}",
         "Orders": f"{orders:,}",
         "Active users": f"{active_users:,}",
