@@ -59,19 +59,33 @@ def _cached_snapshot(
     return read_snapshot(Path(path), top_products)
 
 
+@st.cache_resource
+def _last_read() -> dict[str, Snapshot]:
+    """The last snapshot read of each warehouse file, shown while a build holds the file."""
+    return {}
+
+
 def load_snapshot(settings: DashboardSettings) -> Snapshot:
     """The marts as of the file's last write, read at most once per build (and TTL)."""
     path = settings.warehouse_path
     if not path.is_file():
         raise WarehouseMissing(path, f"No warehouse yet at {path}.")
     stat = path.stat()
-    return _cached_snapshot(
-        str(path.resolve()),
+    key = str(path.resolve())
+    snapshot = _cached_snapshot(
+        key,
         stat.st_mtime_ns,
         stat.st_size,
         settings.top_products,
         int(time.time() // settings.cache_ttl_s),
     )
+    _last_read()[key] = snapshot
+    return snapshot
+
+
+def previous_snapshot(settings: DashboardSettings) -> Snapshot | None:
+    """The snapshot this process last read of the settings' warehouse, if any."""
+    return _last_read().get(str(settings.warehouse_path.resolve()))
 
 
 def render(settings: DashboardSettings) -> None:
@@ -89,8 +103,16 @@ def render(settings: DashboardSettings) -> None:
         return
     except WarehouseBusy as exc:
         log.info("warehouse busy", extra={"path": str(exc.path)})
-        st.info(f"{exc} Reload this page in a minute.")
-        return
+        previous = previous_snapshot(settings)
+        if previous is None:
+            st.info(f"{exc} Reload this page in a minute.")
+            return
+        # A build takes minutes: show the last build read meanwhile, and say so.
+        st.info(
+            f"{exc} Showing the warehouse as last read (written "
+            f"{previous.modified_at:%Y-%m-%d %H:%M:%S} UTC); reload when the build is over."
+        )
+        snapshot = previous
     except WarehouseIncomplete as exc:
         st.error(f"{exc} Run `{BUILD_COMMAND}` to build every mart, then reload this page.")
         return
