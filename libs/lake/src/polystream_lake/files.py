@@ -30,9 +30,14 @@ def list_subdirs(location: LakeLocation, relative: str) -> list[str]:
     return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
 
 
-def read_table(location: LakeLocation, path: str, schema: pa.Schema | None = None) -> pa.Table:
-    """One file's rows (as ``schema``, when given)."""
-    table = pq.read_table(path, filesystem=location.filesystem)
+def read_table(
+    location: LakeLocation,
+    path: str,
+    schema: pa.Schema | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """One file's rows (as ``schema``, when given; only ``columns``, when given)."""
+    table = pq.read_table(path, filesystem=location.filesystem, columns=columns)
     if schema is None:
         return table
     return table.select(schema.names).cast(schema.remove_metadata())

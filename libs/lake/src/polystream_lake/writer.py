@@ -31,6 +31,7 @@ lake holds each valid record once.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 
 from polystream_common.sink import SinkRecord
 from polystream_lake.files import (
@@ -54,6 +54,7 @@ from polystream_lake.streams import LakeStream, to_table
 
 log = logging.getLogger(__name__)
 
+LISTING_CACHE_DIRECTORIES = 256
 HELD_CACHE_FILES = 64
 """Compacted files whose offsets stay in memory (a compacted file never changes under its name)."""
 
@@ -71,16 +72,31 @@ class WriteReport:
 
 
 class LakeWriter:
-    """Writes batches of one lake stream; not thread-safe (one write at a time)."""
+    """Writes batches of one lake stream; not thread-safe (one write at a time).
 
-    def __init__(self, location: LakeLocation, stream: LakeStream) -> None:
+    Directory listings are cached (a listing of a day's directory costs a stat per file locally
+    and a LIST request per thousand objects on S3), and kept current with what this writer
+    writes and deletes. A listing is refreshed after ``listing_ttl_s``, after any failed write
+    (a file compaction removed), and when :meth:`forget_listings` is called: the lake-writer does
+    so when partitions are assigned, since their previous owner may have written files since.
+    """
+
+    def __init__(
+        self, location: LakeLocation, stream: LakeStream, *, listing_ttl_s: float = 60.0
+    ) -> None:
         self._location = location
         self._stream = stream
+        self._listing_ttl_s = listing_ttl_s
+        self._listings: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
         self._held: OrderedDict[str, dict[int, pa.Array]] = OrderedDict()
 
     @property
     def stream(self) -> LakeStream:
         return self._stream
+
+    def forget_listings(self) -> None:
+        """List every directory again at its next write."""
+        self._listings.clear()
 
     def write(self, records: Sequence[SinkRecord[Any]]) -> WriteReport:
         """Write ``records`` (validated events of this stream and their Kafka coordinates)."""
@@ -90,12 +106,30 @@ class LakeWriter:
             day = event.event_time.astimezone(UTC).date()
             groups[(day, record.topic, record.partition, event.schema_version)].append(record)
         report = WriteReport()
-        for (day, topic, partition, version), group in sorted(groups.items()):
-            group.sort(key=lambda r: r.offset)
-            self._write_group(
-                partition_dir(self._stream.name, day), topic, partition, version, group, report
-            )
+        try:
+            for (day, topic, partition, version), group in sorted(groups.items()):
+                group.sort(key=lambda r: r.offset)
+                self._write_group(
+                    partition_dir(self._stream.name, day), topic, partition, version, group, report
+                )
+        except BaseException:
+            self.forget_listings()
+            raise
         return report
+
+    def _files(self, directory: str) -> dict[str, str]:
+        """Name -> path of the files in ``directory``, cached (see the class docstring)."""
+        now = time.monotonic()
+        cached = self._listings.get(directory)
+        if cached is None or now - cached[0] > self._listing_ttl_s:
+            infos = list_dir(self._location, directory)
+            cached = (now, {info.base_name: info.path for info in infos})
+            self._listings[directory] = cached
+            while len(self._listings) > LISTING_CACHE_DIRECTORIES:
+                self._listings.popitem(last=False)
+        else:
+            self._listings.move_to_end(directory)
+        return cached[1]
 
     def _write_group(
         self,
@@ -108,75 +142,66 @@ class LakeWriter:
     ) -> None:
         schema = self._stream.schema(version)
         table = to_table(group, schema)
-        existing = list_dir(self._location, directory)
+        files = self._files(directory)
+        batch_files = {
+            name: parsed for name in files if (parsed := BatchFile.parse(name)) is not None
+        }
         first, last = group[0].offset, group[-1].offset
-        merged: list[pafs.FileInfo] = []
+        merged: list[str] = []
         while True:
             span = BatchFile(topic, partition, first, last, version)
-            more = [
-                info
-                for info in existing
-                if info.path not in {m.path for m in merged}
-                and (parsed := BatchFile.parse(info.base_name)) is not None
-                and parsed.overlaps(span)
-            ]
+            more = [n for n, b in batch_files.items() if n not in merged and b.overlaps(span)]
             if not more:
                 break
             merged.extend(more)
-            for info in more:
-                parsed = BatchFile.parse(info.base_name)
-                assert parsed is not None
-                first, last = min(first, parsed.first), max(last, parsed.last)
+            for name in more:
+                first = min(first, batch_files[name].first)
+                last = max(last, batch_files[name].last)
         if merged:
-            old = [read_table(self._location, info.path, schema) for info in merged]
+            old = [read_table(self._location, files[name], schema) for name in merged]
             # The batch's rows first: where an old file holds the same offset, the new row wins.
             table = unique_offsets(pa.concat_tables([table, *old]))
             report.merged += len(merged)
-        held = self._held_offsets(existing, topic, partition, version)
+        held = self._held_offsets(files, topic, partition, version)
         if held is not None and len(held):
             before = table.num_rows
             table = table.filter(pc.invert(pc.is_in(table["kafka_offset"], value_set=held)))
             report.skipped += before - table.num_rows
-        name = None
+        written = None
         if table.num_rows:
             offsets = table["kafka_offset"]
-            span = BatchFile(
+            written = BatchFile(
                 topic, partition, pc.min(offsets).as_py(), pc.max(offsets).as_py(), version
-            )
-            name = span.name
-            write_atomically(self._location, directory, name, table)
-            report.files.append(f"{directory}/{name}")
+            ).name
+            files[written] = write_atomically(self._location, directory, written, table)
+            report.files.append(f"{directory}/{written}")
             report.rows += table.num_rows
-        for info in merged:
-            if info.base_name != name:
-                delete_quietly(self._location, info.path)
+        for name in merged:
+            if name != written:
+                delete_quietly(self._location, files.pop(name))
         if merged:
             log.info(
                 "redelivered offsets merged",
-                extra={
-                    "directory": directory,
-                    "merged": [i.base_name for i in merged],
-                    "into": name,
-                },
+                extra={"directory": directory, "merged": merged, "into": written},
             )
 
     def _held_offsets(
-        self, existing: list[pafs.FileInfo], topic: str, partition: int, version: int
+        self, files: dict[str, str], topic: str, partition: int, version: int
     ) -> pa.Array | None:
         """The offsets of ``topic``/``partition`` that compacted files of the directory hold."""
         arrays = []
-        for info in existing:
-            compacted = CompactedFile.parse(info.base_name)
+        for name, path in files.items():
+            compacted = CompactedFile.parse(name)
             if compacted is None or (compacted.topic, compacted.version) != (topic, version):
                 continue
-            by_partition = self._held.get(info.path)
+            by_partition = self._held.get(path)
             if by_partition is None:
-                by_partition = self._read_held(info.path)
-                self._held[info.path] = by_partition
+                by_partition = self._read_held(path)
+                self._held[path] = by_partition
                 while len(self._held) > HELD_CACHE_FILES:
                     self._held.popitem(last=False)
             else:
-                self._held.move_to_end(info.path)
+                self._held.move_to_end(path)
             if partition in by_partition:
                 arrays.append(by_partition[partition])
         if not arrays:
@@ -184,7 +209,7 @@ class LakeWriter:
         return pa.concat_arrays(arrays)
 
     def _read_held(self, path: str) -> dict[int, pa.Array]:
-        coordinates = read_table(self._location, path).select(["kafka_partition", "kafka_offset"])
+        coordinates = read_table(self._location, path, columns=["kafka_partition", "kafka_offset"])
         held: dict[int, pa.Array] = {}
         for value in pc.unique(coordinates["kafka_partition"]).to_pylist():
             mask = pc.equal(coordinates["kafka_partition"], value)

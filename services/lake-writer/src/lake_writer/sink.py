@@ -19,15 +19,25 @@ from lake_writer.metrics import (
     LAKE_ROWS_SKIPPED,
     LAKE_ROWS_WRITTEN,
 )
-from polystream_common.sink import DeletingSink, Deletion, Rejection, SinkRecord
+from polystream_common.sink import (
+    DeletingSink,
+    Deletion,
+    PartitionAwareSink,
+    Rejection,
+    SinkRecord,
+    TopicPartitionId,
+)
 from polystream_lake import LakeLocation, LakeStream, LakeWriter
 
 log = logging.getLogger(__name__)
 
 
-class LakeSink(DeletingSink[Any]):
+class LakeSink(DeletingSink[Any], PartitionAwareSink[Any]):
     """Writes one lake stream. OSError (a filesystem or object store failing, a file a
-    concurrent compaction removed) is transient: the loop retries the batch as a whole."""
+    concurrent compaction removed) is transient: the loop retries the batch as a whole.
+
+    The writer keeps no state but a cache of directory listings; it is dropped when partitions
+    are assigned, since their previous owner may have written files meanwhile."""
 
     name = "lake"
     transient_errors = (*DeletingSink.transient_errors, OSError)
@@ -51,6 +61,9 @@ class LakeSink(DeletingSink[Any]):
         self._merged.inc(report.merged)
         self._skipped.inc(report.skipped)
         return []
+
+    async def on_assign(self, partitions: Sequence[TopicPartitionId]) -> None:
+        self._writer.forget_listings()
 
     async def delete(self, deletions: Sequence[Deletion]) -> None:
         log.debug("tombstones kept out of the lake", extra={"count": len(deletions)})
