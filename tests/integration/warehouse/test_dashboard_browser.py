@@ -107,7 +107,7 @@ def chromium(tmp_path: Path) -> Iterator[BrowserContext]:
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1800},
+            viewport={"width": 1400, "height": 3200},
         )
         try:
             yield context
