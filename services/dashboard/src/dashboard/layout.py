@@ -2,9 +2,9 @@
 
 Reads go through :func:`load_snapshot`, cached per (file, mtime, size) so a page load reads the
 file only after a new build (or once per ``cache_ttl_s``): the dashboard holds DuckDB's lock for
-milliseconds per build, not per visitor, and a dbt build is not refused because someone is
-looking at the page. A warehouse that cannot be read (none yet, a build writing it, a mart
-missing) is a message on the page, never a traceback.
+a fraction of a second per build, not per visitor, and a dbt build is not refused because
+someone is looking at the page. A warehouse that cannot be read (none yet, a build writing it,
+a mart missing) is a message on the page, never a traceback.
 """
 
 from __future__ import annotations

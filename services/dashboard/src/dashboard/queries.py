@@ -3,8 +3,9 @@ and :func:`read_snapshot`, which runs all of them in one short read-only visit t
 
 Why one short visit: DuckDB locks its file per process. While dbt builds (a writer), a reader's
 open fails, and while any reader holds the file open, dbt's open fails. So the dashboard never
-keeps a connection: it opens the file read-only, runs every query, closes it (milliseconds), and
-the layout caches the result until the file changes (see :mod:`dashboard.layout`).
+keeps a connection: it opens the file read-only, runs every query and closes it (0.14 s median
+over the tests' seed warehouse), and the layout caches the result until the file changes (see
+:mod:`dashboard.layout`).
 
 The KPI definitions are the warehouse contract's:
 revenue = sum(fct_revenue.revenue), orders = count(*) of fct_revenue, active users =
