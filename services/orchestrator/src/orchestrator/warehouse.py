@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,13 @@ def prepared_project(settings: OrchestratorSettings) -> DbtProject:
 class WarehouseTranslator(DagsterDbtTranslator):
     """Models are keyed ``<schema>/<name>`` (``marts/fct_revenue``); a source table named after
     a lake stream is that stream's compaction asset (``lake/user_events``), so the lineage runs
-    from the lake through staging to the marts."""
+    from the lake through staging to the marts. The marts carry Dagster 1.13's FreshnessPolicy
+    (the daemon shows it in the UI) beside the freshness checks ``build`` evaluates in process."""
 
-    def __init__(self, streams: tuple[str, ...]) -> None:
+    def __init__(self, streams: tuple[str, ...], mart_max_age: timedelta) -> None:
         super().__init__()
         self._streams = streams
+        self._mart_policy = dg.FreshnessPolicy.time_window(fail_window=mart_max_age)
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -84,9 +86,12 @@ class WarehouseTranslator(DagsterDbtTranslator):
             if props["name"] in self._streams:
                 return spec.replace_attributes(key=lake_asset_key(props["name"]))
             return spec
-        return spec.replace_attributes(
+        spec = spec.replace_attributes(
             key=dg.AssetKey([props["schema"], props["name"]]), group_name=WAREHOUSE_GROUP
         )
+        if props["resource_type"] == "model" and props["schema"] == MARTS_SCHEMA:
+            return spec.replace_attributes(freshness_policy=self._mart_policy)
+        return spec
 
 
 def mart_models(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -143,14 +148,19 @@ def warehouse_assets(
         manifest=manifest,
         project=project,
         name="warehouse_dbt",
-        dagster_dbt_translator=WarehouseTranslator(settings.streams),
+        dagster_dbt_translator=WarehouseTranslator(
+            settings.streams, timedelta(seconds=settings.freshness.mart_max_age_s)
+        ),
         retry_policy=retry_policy(settings.retry),
     )
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         target = runs_dir / f"{context.run.run_id}-{context.retry_number}"
         invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
         yield from invocation.stream()
-        run_results = invocation.get_artifact("run_results.json")
+        try:
+            run_results = invocation.get_artifact("run_results.json")
+        except FileNotFoundError:  # dbt stopped before running a node (a parse error)
+            run_results = {}
         # Recorded even when another node failed: these marts were rebuilt all the same.
         builds = built_marts(run_results, marts)
         record_mart_builds(settings.warehouse_path, builds, context.run.run_id)
