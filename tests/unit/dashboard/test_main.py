@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from dashboard.logs import configure_logging
 from dashboard.main import APP_SCRIPT, streamlit_flags
 from dashboard.settings import DEFAULT_WAREHOUSE_PATH, DashboardSettings
 
@@ -68,3 +71,16 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     )
 
     assert done.returncode == 2
+
+
+def test_json_logs_carry_the_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True)
+    logging.getLogger("dashboard.test").info("warehouse busy", extra={"path": "/w.duckdb"})
+
+    (line,) = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert (record["level"], record["message"], record["path"]) == (
+        "INFO",
+        "warehouse busy",
+        "/w.duckdb",
+    )
