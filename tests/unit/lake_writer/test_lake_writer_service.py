@@ -22,7 +22,7 @@ from polystream_common.loop import ConsumeLoop, Route, check_routes
 from polystream_common.metrics import ConsumerMetrics
 from polystream_common.schemas import UserEventV1, UserEventV2
 from polystream_common.settings import ConsumerSettings
-from polystream_common.sink import DeletingSink
+from polystream_common.sink import DeletingSink, SinkRecord
 from polystream_common.testing import FakeConsumer, RecordingCheckpoint
 from polystream_common.topics import PRODUCTS, USER_EVENTS
 from polystream_lake import USER_EVENTS_LAKE, open_lake
@@ -137,3 +137,71 @@ def test_bootstrap_routes_every_stream_into_one_lake(tmp_path: Path) -> None:
     assert isinstance(products.sink, DeletingSink)
     assert all(r.sink.is_transient(OSError("disk gone")) for r in routes)
     assert not routes[0].sink.is_transient(ValueError("a bug"))
+
+
+def test_a_products_tombstone_deletes_nothing_and_the_records_land(tmp_path: Path) -> None:
+    from polystream_common.schemas import Product
+    from polystream_lake import PRODUCTS_LAKE
+
+    def product(i: int) -> bytes:
+        return PRODUCTS.encode(
+            Product(
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"p{i}"),
+                event_time=datetime(2026, 11, 30, tzinfo=UTC),
+                product_id=f"product-{i}",
+                name=f"Product {i}",
+                description="",
+                category="books",
+                price=1.5 * i,
+                tags=("a", "b"),
+            )
+        )
+
+    topic = PRODUCTS.topic
+    log: dict[tuple[str, int], list[bytes | None]] = {(topic, 0): [product(0), product(1), None]}
+    keys: dict[tuple[str, int], list[bytes | None]] = {
+        (topic, 0): [b"product-0", b"product-1", b"product-0"]
+    }
+    consumer = FakeConsumer(log, keys=keys)
+    settings = ConsumerSettings(group_id="t", batch_size=10)
+    sink = LakeSink(open_lake(tmp_path), PRODUCTS_LAKE, "t")
+    loop = ConsumeLoop(
+        consumer,
+        [Route(PRODUCTS, sink)],
+        RecordingCheckpoint(consumer),
+        settings,
+        ConsumerMetrics("t"),
+    )
+    consumer.stop_when_drained = loop.stop
+    asyncio.run(loop.run())
+    tables = [pq.read_table(p) for p in tmp_path.rglob("*.parquet")]
+    # the batch's latest word on product-0 is its deletion: only product-1 is written
+    assert [t["product_id"].to_pylist() for t in tables] == [["product-1"]]
+    assert tables[0]["tags"].to_pylist() == [["a", "b"]]
+    assert consumer.committed == {(topic, 0): 3}
+
+
+def test_the_compact_command_compacts_settled_past_dates_and_prints_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from lake_writer.main import main
+    from polystream_lake import LakeWriter
+
+    writer = LakeWriter(open_lake(tmp_path), USER_EVENTS_LAKE)
+    records = [SinkRecord(USER_EVENTS.decode(user_event(i)), TOPIC, 0, i) for i in range(30)]
+    for start in range(0, 30, 5):
+        writer.write(records[start : start + 5])
+    before = len(list(tmp_path.rglob("*.parquet")))
+    monkeypatch.setenv("LAKE_WRITER_LAKE__URI", str(tmp_path))
+    monkeypatch.setenv("LAKE_WRITER_COMPACTION__MIN_AGE_MINUTES", "0")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compact", "--before", "2100-01-01"])
+    assert exit_info.value.code in (0, None)
+    report = json.loads(capsys.readouterr().out)
+    assert report["streams"]["user_events"]["rows"] == 30
+    after = list(tmp_path.rglob("*.parquet"))
+    assert len(after) < before and all(p.name.startswith("compacted+") for p in after)
+    ids = lake_event_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 30
