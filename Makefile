@@ -11,7 +11,7 @@ PY := .venv/bin/python
 SRC := $(wildcard libs/*/src) $(wildcard services/*/src)
 
 .PHONY: help install run test test-unit test-integration test-e2e test-compose lint typecheck bench \
-        stack-up stack-down stack-status stack-reset clean
+        stack-up stack-down stack-status stack-reset browser warehouse dashboard clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,12 @@ stack-reset: ## Stop the stack and wipe its data (jars and builds stay cached)
 run: install stack-up ## Run the stack, every service and a load producer; prints where to look
 	bash deploy/local/run-services.sh
 
+warehouse: install ## Compact the local lake and build the warehouse now (Dagster: compaction, dbt build, freshness)
+	$(PY) -m orchestrator build
+
+dashboard: install ## The business dashboard over the local warehouse (Streamlit, port 8501)
+	$(PY) -m dashboard
+
 lint: install ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -61,10 +67,13 @@ test-unit: install ## Unit tests: no network
 test-integration: install stack-up ## Integration tests against the real local stack
 	$(PY) -m pytest tests/integration
 
-test-e2e: install stack-up ## End-to-end tests: services as processes against the real stack
+test-e2e: install stack-up browser ## End-to-end tests: services as processes against the real stack
 	$(PY) -m pytest tests/e2e
 
-test: lint typecheck stack-up ## Everything: lint, typecheck, unit, integration and e2e tests
+browser: ## Debian's chromium for the dashboard's browser test (apt, once)
+	bash deploy/local/install-browser.sh
+
+test: lint typecheck stack-up browser ## Everything: lint, typecheck, unit, integration and e2e tests
 	$(PY) -m pytest tests
 
 # deploy/compose on a real Docker engine (started by hand, images built offline, cached under

@@ -12,7 +12,8 @@ mkdir -p "$LOGS"
 
 # Each service's servers and metrics port from stack.env, the one place ports are written down
 # (the settings' defaults agree with it: tests/unit/test_local_stack_ports.py).
-for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER AGGREGATOR RECSYS_API; do
+for service in PRODUCER SENSOR_CONSUMER EVENT_CONSUMER EMBEDDER GRAPH_WRITER AGGREGATOR RECSYS_API \
+               LAKE_WRITER SHOP_API; do
   export "${service}_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 done
 export PRODUCER_METRICS_PORT SENSOR_CONSUMER_METRICS_PORT EVENT_CONSUMER_METRICS_PORT \
@@ -40,6 +41,21 @@ export RECSYS_API_PORT RECSYS_API_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
        RECSYS_API_POSTGRES__DATABASE="$POSTGRES_DB" \
        RECSYS_API_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT" \
        RECSYS_API_REDIS__URL="redis://127.0.0.1:$REDIS_PORT/0"
+# The analytics side: lake-writer fills the Parquet lake; the orchestrator builds the warehouse
+# from it (`make warehouse` now, or nightly under Dagster) and exports its freshness; the
+# dashboard reads the warehouse.
+export LAKE_WRITER_METRICS_PORT LAKE_WRITER_LAKE__URI="$ROOT/.stack/lake"
+export ORCHESTRATOR_METRICS_PORT ORCHESTRATOR_LAKE__URI="$ROOT/.stack/lake" \
+       ORCHESTRATOR_WAREHOUSE_PATH="$ROOT/.stack/warehouse/polystream.duckdb"
+export DASHBOARD_PORT DASHBOARD_WAREHOUSE_PATH="$ROOT/.stack/warehouse/polystream.duckdb"
+# shop-api: the HTTP API, the outbox relay and the catalog consumer, one settings class.
+export SHOP_API_PORT SHOP_API_METRICS_PORT="$SHOP_CATALOG_METRICS_PORT" \
+       SHOP_API_RELAY__METRICS_PORT="$SHOP_RELAY_METRICS_PORT" \
+       SHOP_API_POSTGRES__HOST=127.0.0.1 SHOP_API_POSTGRES__PORT="$POSTGRES_PORT" \
+       SHOP_API_POSTGRES__USER="$POSTGRES_USER" SHOP_API_POSTGRES__PASSWORD="$POSTGRES_PASSWORD" \
+       SHOP_API_POSTGRES__DATABASE="$POSTGRES_DB" \
+       SHOP_API_MONGO__URL="mongodb://127.0.0.1:$MONGO_PORT" \
+       SHOP_API_REDIS__URL="redis://127.0.0.1:$REDIS_PORT/0"
 
 pids=()
 start() {  # name, module, args...
@@ -63,6 +79,12 @@ start embedder embedder
 start graph-writer graph_writer
 start aggregator aggregator
 start recsys-api recsys_api
+start lake-writer lake_writer
+start orchestrator-metrics orchestrator serve-metrics
+start dashboard dashboard
+start shop-catalog shop_api catalog
+start shop-relay shop_api relay
+start shop-api shop_api serve
 start producer producer run --rate "$RATE"
 
 PG="postgresql://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB"
@@ -72,7 +94,8 @@ cat <<TXT
 polystream is running. Where to look:
   Prometheus          http://127.0.0.1:$PROMETHEUS_PORT/graph?g0.expr=$(printf %s "$rate" | "$PY" -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read()))')
   targets             http://127.0.0.1:$PROMETHEUS_PORT/targets
-  metrics             http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
+  metrics             http://127.0.0.1:$LAKE_WRITER_METRICS_PORT/metrics  http://127.0.0.1:$ORCHESTRATOR_METRICS_PORT/metrics  http://127.0.0.1:$SHOP_API_PORT/metrics
+                      http://127.0.0.1:$PRODUCER_METRICS_PORT/metrics  http://127.0.0.1:$SENSOR_CONSUMER_METRICS_PORT/metrics  http://127.0.0.1:$EVENT_CONSUMER_METRICS_PORT/metrics
                       http://127.0.0.1:$EMBEDDER_METRICS_PORT/metrics  http://127.0.0.1:$GRAPH_WRITER_METRICS_PORT/metrics  http://127.0.0.1:$AGGREGATOR_METRICS_PORT/metrics
   PostgreSQL          psql "$PG" -c 'SELECT count(*), max(event_time) FROM sensor_readings'
   MongoDB             mongodb://127.0.0.1:$MONGO_PORT  (collections user_events, chat_messages, products)
@@ -91,6 +114,14 @@ polystream is running. Where to look:
   delete a product    .venv/bin/python -m producer delete-product prod-00001   (a tombstone: gone from MongoDB, Milvus and Neo4j)
   recsys-api          http://127.0.0.1:$RECSYS_API_PORT/docs  (OpenAPI; readiness: /readyz)
   search over HTTP    curl -s 'http://127.0.0.1:$RECSYS_API_PORT/products/search?q=running+shoes&k=5'
+  Parquet lake        .stack/lake  (stream=<stream>/date=<day>/; .venv/bin/python -m lake_writer compact)
+  build the warehouse make warehouse   (Dagster: compaction, dbt build with its tests, freshness; nightly
+                      under: DAGSTER_HOME=.stack/dagster .venv/bin/dagster-daemon run -m orchestrator.definitions)
+  dashboard           http://127.0.0.1:$DASHBOARD_PORT  (the marts; shows a note until the first build)
+  shop-api            http://127.0.0.1:$SHOP_API_PORT/docs
+  place an order      curl -s -X POST http://127.0.0.1:$SHOP_API_PORT/orders -H 'Content-Type: application/json' \\
+                        -H "Idempotency-Key: \$(python3 -c 'import uuid; print(uuid.uuid4())')" \\
+                        -d '{"customer_id": "user-00001", "items": [{"product_id": "prod-00001", "quantity": 1}]}'
 Ctrl-C stops the services; 'make stack-down' stops the stack.
 
 TXT
