@@ -19,7 +19,7 @@ from polystream_lake import (
     open_lake,
 )
 from polystream_lake import compaction as compaction_module
-from tests.integration.lake_fixtures import (
+from tests.integration.test_lake_fixtures import (
     count_and_distinct,
     parquet_files,
     sensor_records,

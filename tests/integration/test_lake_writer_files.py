@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from polystream_lake import USER_EVENTS_LAKE, BatchFile, LakeWriter, open_lake, read_parquet_sql
 from polystream_lake.files import write_atomically
-from tests.integration.lake_fixtures import count_and_distinct, parquet_files, user_records
+from tests.integration.test_lake_fixtures import count_and_distinct, parquet_files, user_records
 
 
 def writer(root: Path) -> LakeWriter:

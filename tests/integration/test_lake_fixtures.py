@@ -1,4 +1,5 @@
-"""Events with Kafka coordinates for the lake's tests, and DuckDB read-backs of a lake."""
+"""Helpers the lake's integration tests share (no test here): events with Kafka coordinates, and
+DuckDB read-backs of a lake."""
 
 from __future__ import annotations
 
