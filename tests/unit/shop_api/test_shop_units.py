@@ -3,6 +3,7 @@ idempotency key is bound to, the OpenAPI document, the CLI."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,8 +23,16 @@ from shop_api.store import request_hash
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def test_settings_defaults_follow_the_stack_ports() -> None:
+def test_settings_defaults_follow_the_stack_ports(
+    stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("SHOP_API_"):
+            monkeypatch.delenv(name)
     settings = ShopApiSettings()
+    assert settings.port == int(stack_env["SHOP_API_PORT"])
+    assert settings.metrics_port == int(stack_env["SHOP_CATALOG_METRICS_PORT"])
+    assert settings.relay.metrics_port == int(stack_env["SHOP_RELAY_METRICS_PORT"])
     assert settings.port == 8001
     assert settings.metrics_port == 9110  # SHOP_CATALOG_METRICS_PORT
     assert settings.relay.metrics_port == 9109  # SHOP_RELAY_METRICS_PORT

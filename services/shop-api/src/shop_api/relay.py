@@ -30,6 +30,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -56,6 +57,10 @@ OLDEST_AGE = Gauge(
 ROUND_FAILURES = Counter(
     "polystream_outbox_round_failures_total", "Relay rounds that failed and were retried."
 )
+
+
+BACKLOG_EVERY_S = 1.0
+"""How often the backlog gauges are refreshed (one count over the partial index)."""
 
 
 class PublishError(RuntimeError):
@@ -183,12 +188,16 @@ async def run_relay(
         return
     active = publisher or KafkaOutboxPublisher(settings)
     delay = 0.2
+    observed_at = 0.0
     log.info("relaying the outbox", extra={"schema": settings.postgres_schema})
     try:
         while not stopping.is_set():
             try:
                 published = await relay_once(pool, active, settings.relay)
                 delay = 0.2
+                if time.monotonic() - observed_at >= BACKLOG_EVERY_S:  # busy or idle
+                    await observe_backlog(pool)
+                    observed_at = time.monotonic()
             except (OSError, asyncpg.PostgresError, PublishError) as exc:
                 ROUND_FAILURES.inc()
                 log.warning("relay round failed, retrying: %s", exc)
@@ -196,7 +205,6 @@ async def run_relay(
                 delay = min(delay * 2, 30.0)
                 continue
             if not published:
-                await observe_backlog(pool)
                 await _sleep(stopping, settings.relay.idle_poll_s)
     finally:
         if isinstance(active, KafkaOutboxPublisher):

@@ -1,0 +1,88 @@
+"""The outbox relay's rounds on the real PostgreSQL, with a recording publisher standing in for
+Kafka (the real broker is exercised end to end in tests/e2e/test_shop_outbox.py): a round that
+fails to publish leaves its rows unpublished, a successful one marks exactly what it sent, and
+two relays at once never claim the same row (SKIP LOCKED)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import pytest
+
+from polystream_common.settings import PostgresSettings
+from shop_api.relay import PublishError, relay_once
+from shop_api.settings import RelaySettings
+from shop_api.store import SHOP_MIGRATIONS
+
+pytestmark = pytest.mark.integration
+
+
+class RecordingPublisher:
+    def __init__(self, fail: bool = False, hold: threading.Event | None = None) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.fail = fail
+        self.hold = hold
+        self.entered = threading.Event()
+
+    def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        self.entered.set()
+        if self.hold is not None:
+            self.hold.wait(10)
+        if self.fail:
+            raise PublishError("broker said no")
+        self.sent.extend(records)
+
+
+@pytest.fixture
+async def pool(settings: PostgresSettings, schema: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(
+        **settings.connect_kwargs(),
+        min_size=1,
+        max_size=4,
+        server_settings={"search_path": f'"{schema}"'},
+    )
+    async with pool.acquire() as conn:
+        await SHOP_MIGRATIONS.apply(conn, schema)
+        await conn.executemany(
+            "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)",
+            [("order.placed", f"o{i}".encode(), f"v{i}".encode()) for i in range(10)],
+        )
+    yield pool
+    await pool.close()
+
+
+async def unpublished(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+
+async def test_a_failed_round_leaves_its_rows_for_the_next(pool: asyncpg.Pool) -> None:
+    with pytest.raises(PublishError):
+        await relay_once(pool, RecordingPublisher(fail=True), RelaySettings(batch_size=4))
+    assert await unpublished(pool) == 10
+    publisher = RecordingPublisher()
+    assert await relay_once(pool, publisher, RelaySettings(batch_size=4)) == 4
+    assert [key for _topic, key, _value in publisher.sent] == [b"o0", b"o1", b"o2", b"o3"]
+    assert await unpublished(pool) == 6
+    while await relay_once(pool, publisher, RelaySettings(batch_size=4)):
+        pass
+    assert len(publisher.sent) == 10 and len(set(publisher.sent)) == 10
+    assert await unpublished(pool) == 0
+
+
+async def test_two_relays_at_once_claim_different_rows(pool: asyncpg.Pool) -> None:
+    release = threading.Event()
+    first, second = RecordingPublisher(hold=release), RecordingPublisher()
+    settings = RelaySettings(batch_size=6)
+    held = asyncio.create_task(relay_once(pool, first, settings))
+    # the first round has claimed rows 0-5 once its publish is entered; it waits there
+    assert await asyncio.to_thread(first.entered.wait, 30)
+    assert await relay_once(pool, second, settings) == 4
+    release.set()
+    assert await held == 6
+    keys = [key for _t, key, _v in first.sent + second.sent]
+    assert sorted(keys) == sorted(f"o{i}".encode() for i in range(10))
+    assert [k for _t, k, _v in second.sent] == [b"o6", b"o7", b"o8", b"o9"]
+    assert await unpublished(pool) == 0
