@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.logs import configure_logging
 from dashboard.main import APP_SCRIPT, streamlit_flags
 from dashboard.settings import DEFAULT_WAREHOUSE_PATH, DashboardSettings
+from polystream_common.logs import configure_logging
 
 
 def test_defaults_are_the_local_stacks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dashboard.logs import configure_logging
 from dashboard.settings import DashboardSettings
+from polystream_common.logs import configure_logging
 
 APP_SCRIPT = Path(__file__).with_name("app.py")
 """The Streamlit script, beside this module (in a wheel as in the source tree)."""

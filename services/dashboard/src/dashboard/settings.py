@@ -1,29 +1,25 @@
 """Settings of the dashboard (env prefix ``DASHBOARD_``).
 
-The dashboard reads one DuckDB file and serves one HTTP port: no Kafka, no store credentials, so
-it subclasses pydantic-settings directly rather than polystream_common's ``ServiceSettings``
-(the dashboard's locked dependencies do not include polystream-common).
+The dashboard reads one DuckDB file and serves one HTTP port: it has no store credentials, and
+of the shared base (``ServiceSettings``) it uses the environment and the logging settings.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-log = logging.getLogger(__name__)
+from polystream_common.settings import ServiceSettings
 
 DEFAULT_WAREHOUSE_PATH = Path(".stack/warehouse/polystream.duckdb")
 
 
-class DashboardSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DASHBOARD_", extra="ignore")
+class DashboardSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DASHBOARD_")
 
     service_name: str = "dashboard"
-    log_level: str = "INFO"
-    log_json: bool = False
     host: str = Field(
         default="127.0.0.1", description="the address Streamlit listens on (0.0.0.0 in a container)"
     )
@@ -40,7 +36,3 @@ class DashboardSettings(BaseSettings):
         description="how long a read of the marts is reused; a new build (the file's mtime"
         " changes) is read at the next page load regardless",
     )
-
-    def log_effective(self) -> None:
-        """Log the effective configuration once at start (nothing here is secret)."""
-        log.info("effective settings", extra={"settings": self.model_dump(mode="json")})
