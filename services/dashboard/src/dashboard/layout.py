@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import pandas as pd
 import streamlit as st
 
 from dashboard.queries import (

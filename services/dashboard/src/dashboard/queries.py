@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import pandas as pd
 
 USER_EVENTS_TABLE = "staging.stg_user_events"
 """The staged user events, whose distinct users are the "Active users" KPI."""
