@@ -61,6 +61,7 @@ class Run:
     started: datetime
     finished: datetime
     manifest: dict[str, object]
+    defs: dg.Definitions
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,9 @@ def run(seeded_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     os.environ["DAGSTER_HOME"] = str(home)
     try:
         with dg.DagsterInstance.get() as instance:
+            defs = build_definitions(settings)
             started = datetime.now(UTC)
-            outcome = run_build(build_definitions(settings), instance)
+            outcome = run_build(defs, instance)
             finished = datetime.now(UTC)
     finally:
         if saved is None:
@@ -98,7 +100,7 @@ def run(seeded_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         else:
             os.environ["DAGSTER_HOME"] = saved
     manifest = json.loads((work / "dbt" / "manifest" / "manifest.json").read_text())
-    yield Run(settings, lake, before, outcome, started, finished, manifest)
+    yield Run(settings, lake, before, outcome, started, finished, manifest, defs)
 
 
 def models(manifest: dict[str, object]) -> set[str]:
@@ -109,6 +111,13 @@ def models(manifest: dict[str, object]) -> set[str]:
         for node in nodes.values()
         if node["resource_type"] in ("model", "seed", "snapshot")
     }
+
+
+def test_the_code_location_loads_as_the_daemon_loads_it(run: Run) -> None:
+    dg.Definitions.validate_loadable(run.defs)  # unique names, resolvable jobs and schedules
+    schedule = run.defs.resolve_schedule_def("nightly_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
+    assert schedule.job_name == "nightly"
 
 
 def test_the_run_succeeds_without_a_failed_step_or_test(run: Run) -> None:

@@ -24,7 +24,6 @@ from orchestrator.settings import OrchestratorSettings
 from orchestrator.warehouse import (
     dbt_resource,
     export_dbt_env,
-    load_manifest,
     mart_asset_keys,
     prepared_project,
     warehouse_assets,
@@ -43,8 +42,7 @@ def build_definitions(
     picks the concrete adapters. Parses the dbt project (``dbt parse``, a few seconds)."""
     settings = settings.resolved()
     export_dbt_env(settings)
-    project = prepared_project(settings)
-    manifest = load_manifest(project)
+    project, manifest = prepared_project(settings)
 
     lake = compaction_assets(settings, compact_stream or lake_compactor(settings))
     warehouse = warehouse_assets(settings, project, manifest)

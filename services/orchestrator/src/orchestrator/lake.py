@@ -106,8 +106,8 @@ def lake_freshness_checks(
         for stream in settings.streams
     ]
 
-    @dg.multi_asset_check(specs=specs, name="lake_freshness", can_subset=True)
-    def lake_freshness(context: AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    @dg.multi_asset_check(specs=specs, name="lake_freshness_check", can_subset=True)
+    def lake_freshness_check(context: AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         lake = open_lake(settings.lake)
         at = now()
         for check_key in context.selected_asset_check_keys:
@@ -130,4 +130,4 @@ def lake_freshness_checks(
                 },
             )
 
-    return lake_freshness
+    return lake_freshness_check

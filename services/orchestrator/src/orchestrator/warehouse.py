@@ -8,6 +8,7 @@ project's contract), which :func:`export_dbt_env` sets from the settings.
 """
 
 # No `from __future__ import annotations`: Dagster compares the context annotation itself.
+import fcntl
 import json
 import logging
 import os
@@ -53,17 +54,24 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def prepared_project(settings: OrchestratorSettings) -> DbtProject:
-    """The dbt project, its manifest freshly parsed into ``dbt_cache_dir/manifest``."""
+def prepared_project(settings: OrchestratorSettings) -> tuple[DbtProject, dict[str, Any]]:
+    """The dbt project and its manifest, freshly parsed into ``dbt_cache_dir/manifest``.
+
+    The daemon, the webserver's code server and each run's process all load the definitions:
+    an exclusive lock on the cache keeps one from reading the manifest another is writing."""
     project = DbtProject(
         project_dir=settings.dbt_project_dir,
         profiles_dir=settings.dbt_project_dir,
         target_path=settings.dbt_cache_dir / "manifest",
     )
-    DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-        ["parse", "--quiet"], target_path=project.target_path
-    ).wait()
-    return project
+    settings.dbt_cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.dbt_cache_dir / "manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+        manifest: dict[str, Any] = json.loads(project.manifest_path.read_text())
+    return project, manifest
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -105,11 +113,6 @@ def mart_models(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 def mart_asset_keys(manifest: Mapping[str, Any]) -> list[dg.AssetKey]:
     return [dg.AssetKey([MARTS_SCHEMA, name]) for name in sorted(mart_models(manifest).values())]
-
-
-def load_manifest(project: DbtProject) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(project.manifest_path.read_text())
-    return manifest
 
 
 def _completed_at(result: Mapping[str, Any]) -> datetime:
