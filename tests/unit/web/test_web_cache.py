@@ -99,6 +99,9 @@ async def test_invalidate_deletes_by_kind_and_key() -> None:
     await cache.get_or_compute("k", "b", lambda: asyncio.sleep(0, result=2))
     await cache.invalidate("k", "a")
     assert set(redis.values) == {"t:k:b"}
+    await cache.get_or_compute("j", "a", lambda: asyncio.sleep(0, result=3))
+    await cache.invalidate_many([("k", "b"), ("j", "a")])
+    assert redis.values == {}
 
 
 def test_jitter_stays_within_the_fraction() -> None:

@@ -39,7 +39,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 
 from prometheus_client import Counter, Gauge
@@ -259,13 +259,18 @@ class LookAsideCache:
         """Delete cached values (one ``DEL`` for all of ``keys``). Raises
         :class:`CacheUnavailableError` when Redis cannot be reached: the caller retries, since a
         lost invalidation serves stale data for a TTL."""
-        if not keys:
+        await self.invalidate_many([(kind, key) for key in keys])
+
+    async def invalidate_many(self, entries: Sequence[tuple[str, str]]) -> None:
+        """Delete the cached values of several ``(kind, key)`` in one ``DEL``; raises as
+        :meth:`invalidate`."""
+        if not entries:
             return
         if not self.breaker.allow():
             self._fallback("circuit_open")
             raise CacheUnavailableError("Redis circuit is open")
         try:
-            await self._redis.delete(*(self.key(kind, key) for key in keys))
+            await self._redis.delete(*(self.key(kind, key) for kind, key in entries))
         except _REDIS_FAILURES as exc:
             self._failed(exc)
             raise CacheUnavailableError(str(exc)) from exc

@@ -345,11 +345,9 @@ async def place_order(
 async def invalidate_after_order(cache: LookAsideCache, order: store.Order) -> None:
     """Drop the cached stock of the order's products and the best sellers. Redis down: logged
     and counted (the cache's fallback metric); the TTLs bound how long they stay stale."""
+    stale = [(STOCK, item.product_id) for item in order.items]
     try:
-        await asyncio.gather(
-            cache.invalidate(STOCK, *(item.product_id for item in order.items)),
-            cache.invalidate(TOP_SELLERS, TOP_SELLERS_KEY),
-        )
+        await cache.invalidate_many([*stale, (TOP_SELLERS, TOP_SELLERS_KEY)])
     except CacheUnavailableError as exc:
         log.warning("cache not invalidated after order %s: %s", order.order_id, exc)
 
