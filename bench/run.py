@@ -19,14 +19,21 @@
 - recsys-api: precision/recall/NDCG@10 of the hybrid recommender against its baselines
   (bench/recsys_quality.py; no stack, no ceiling); and requests/s and p50/p99 of
   /recommendations and /products/search under wrk, cache hit and miss, beside the raw Redis GET
-  round trip as the floor (bench/recsys_http.py).
+  round trip as the floor (bench/recsys_http.py);
+- lake-writer: rows/s of the lake writer vs raw ``pq.write_table`` of the same files, a
+  redelivery cut differently, and compaction vs a raw read + concat + write (bench/lake_bench.py);
+- warehouse: a full ``dbt build`` and an incremental one (a new day) on a lake of 1M events, vs
+  DuckDB's raw scan of the same lake (bench/warehouse_bench.py);
+- shop-api: orders/s and p50/p99 under wrk on a hot and on spread products, beside a raw
+  single-statement ``UPDATE ... RETURNING`` stock deduction as the floor (bench/shop_bench.py).
 
-``--only sensor|events|embedder|graph|aggregator|recsys-quality|recsys-http`` runs one part
-(results in bench/results/{sensor,events,embedder,graph_writer,aggregator,recsys-quality,
-recsys-http}.json); all by default. Each file records the command that made it. Each part runs
-``--repeat`` times (3) and reports the run with the median ratio, with every run's ratio beside it
-(the aggregator, which has no ceiling of its own, the recommender's quality and the API's HTTP
-load run once). Not a test: nothing here asserts a timing.
+``--only sensor|events|embedder|graph|aggregator|recsys-quality|recsys-http|lake|warehouse|shop``
+runs one part (results in bench/results/{sensor,events,embedder,graph_writer,aggregator,
+recsys-quality,recsys-http,lake,warehouse,shop}.json); all by default. Each file records the
+command that made it. Each part runs ``--repeat`` times (3) and reports the run with the median
+ratio, with every run's ratio beside it (the aggregator, which has no ceiling of its own, the
+recommender's quality, the APIs' HTTP loads run once; the warehouse repeats inside its part).
+Not a test: nothing here asserts a timing.
 
 Servers are the local stack's, at the ports of deploy/local/stack.env. Each run works in a
 namespace of its own, dropped after it: topics under a fresh prefix, its own PostgreSQL schema,
@@ -57,9 +64,12 @@ import asyncpg
 import embedder_bench
 import encoders
 import graph_bench
+import lake_bench
 import recsys_http
 import recsys_quality
+import shop_bench
 import vector_stores
+import warehouse_bench
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -435,6 +445,9 @@ def main() -> None:
             "aggregator",
             "recsys-quality",
             "recsys-http",
+            "lake",
+            "warehouse",
+            "shop",
         ],
         help="one part (default: all)",
     )
@@ -477,6 +490,16 @@ def main() -> None:
         if args.only in (None, "recsys-http"):
             http = asyncio.run(recsys_http.bench_recsys_http(workdir))
             write_results("recsys-http", {"recsys_api_http": http})
+        if args.only in (None, "lake"):
+            lake = median_run([lake_bench.bench_once(100_000, workdir) for _ in runs])
+            write_results("lake", {"lake_writer_vs_raw_write_table": lake})
+        if args.only in (None, "warehouse"):
+            # The full rebuild and the incremental run each repeat inside (median kept there).
+            figures = warehouse_bench.bench_warehouse(1_000_000, workdir, repeat=args.repeat)
+            write_results("warehouse", {"warehouse_dbt_vs_raw_scan": figures})
+        if args.only in (None, "shop"):
+            shop = asyncio.run(shop_bench.bench_shop(workdir))
+            write_results("shop", {"shop_api_orders": shop})
         if args.only in (None, "embedder"):
             service = median_run(
                 [asyncio.run(bench_embedder(args.sentences, workdir)) for _ in runs]
