@@ -11,10 +11,12 @@ import pytest
 from aggregator.settings import AggregatorSettings
 from pydantic_settings import BaseSettings
 
+from dashboard.settings import DashboardSettings
 from embedder.settings import EmbedderSettings
 from event_consumer.settings import EventConsumerSettings
 from graph_writer.settings import GraphWriterSettings
 from lake_writer.settings import LakeWriterSettings
+from orchestrator.settings import OrchestratorSettings
 from polystream_common.settings import (
     KafkaSettings,
     MongoSettings,
@@ -24,7 +26,9 @@ from polystream_common.settings import (
     ServiceSettings,
 )
 from producer.settings import ProducerServiceSettings
+from recsys_api.settings import RecsysApiSettings
 from sensor_consumer.settings import SensorConsumerSettings
+from shop_api.settings import ShopApiSettings
 
 # Each service's settings, and the stack.env variable of its metrics port.
 SERVICES: list[tuple[type[ServiceSettings], str]] = [
@@ -35,6 +39,8 @@ SERVICES: list[tuple[type[ServiceSettings], str]] = [
     (AggregatorSettings, "AGGREGATOR_METRICS_PORT"),
     (GraphWriterSettings, "GRAPH_WRITER_METRICS_PORT"),
     (LakeWriterSettings, "LAKE_WRITER_METRICS_PORT"),
+    (OrchestratorSettings, "ORCHESTRATOR_METRICS_PORT"),
+    (ShopApiSettings, "SHOP_CATALOG_METRICS_PORT"),  # the catalog consumer's
 ]
 
 
@@ -92,6 +98,17 @@ def test_each_service_defaults_to_its_stack_env_ports(
     mongo = getattr(settings, "mongo", None)
     if mongo is not None:
         assert mongo.url.get_secret_value() == f"mongodb://127.0.0.1:{stack_env['MONGO_PORT']}"
+
+
+def test_the_http_ports_default_to_stack_env(
+    stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert defaults(RecsysApiSettings, monkeypatch).port == int(stack_env["RECSYS_API_PORT"])
+    shop = defaults(ShopApiSettings, monkeypatch)
+    assert isinstance(shop, ShopApiSettings)
+    assert shop.port == int(stack_env["SHOP_API_PORT"])
+    assert shop.relay.metrics_port == int(stack_env["SHOP_RELAY_METRICS_PORT"])
+    assert defaults(DashboardSettings, monkeypatch).port == int(stack_env["DASHBOARD_PORT"])
 
 
 def test_every_port_the_stack_binds_is_in_stack_env_once_and_checked_by_up(
