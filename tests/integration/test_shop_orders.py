@@ -21,10 +21,10 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from redis import Redis
 
+from polystream_common.schemas import OrderPlaced
 from polystream_common.settings import MongoSettings, PostgresSettings, RedisSettings
-from polystream_common.topics import USER_EVENTS
+from polystream_common.topics import ORDER_PLACED, USER_EVENTS
 from polystream_web.security import RateLimitSettings
-from shop_api.events import ORDER_PLACED, OrderPlaced
 from shop_api.settings import ShopApiSettings
 from shop_api.testing import SeedProduct, seed_catalog, serve_in_thread
 

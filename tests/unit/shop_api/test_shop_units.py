@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from polystream_common.topics import PRODUCTS
+from polystream_common.schemas import OrderPlaced
+from polystream_common.topics import ORDER_PLACED, PRODUCTS
 from shop_api.app import create_app
 from shop_api.bootstrap import bootstrap
 from shop_api.catalog import CatalogSink
-from shop_api.events import ORDER_PLACED, OrderPlaced, order_placed_event, purchase_events
+from shop_api.events import order_placed_event, purchase_events
 from shop_api.main import main
 from shop_api.settings import ShopApiSettings
 from shop_api.store import request_hash

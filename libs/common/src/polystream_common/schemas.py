@@ -131,6 +131,29 @@ class CacheInvalidation(Event):
     reason: InvalidationReason
 
 
+class OrderLine(BaseModel):
+    """One line of an order: a product, how many, at what unit price."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    product_id: NonEmptyStr
+    quantity: Annotated[int, Field(ge=1)]
+    unit_price: Annotated[float, Field(ge=0)]
+
+
+class OrderPlaced(Event):
+    """An order committed in shop-api's PostgreSQL, relayed from its outbox at least once: a
+    consumer dedupes by ``order_id`` (a republished record also keeps its ``event_id``)."""
+
+    key_field: ClassVar[str] = "order_id"
+
+    schema_version: Literal[1] = 1
+    order_id: UUID
+    customer_id: NonEmptyStr
+    total: Annotated[float, Field(ge=0)]
+    lines: tuple[OrderLine, ...]
+
+
 def utc_now() -> datetime:
     """Current time, timezone-aware, for ``event_time``."""
     return datetime.now(UTC)

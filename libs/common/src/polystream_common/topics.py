@@ -23,6 +23,7 @@ from polystream_common.schemas import (
     CacheInvalidation,
     ChatMessage,
     Event,
+    OrderPlaced,
     Product,
     SensorReading,
     UserEvent,
@@ -96,6 +97,10 @@ CACHE_INVALIDATIONS: Stream[CacheInvalidation] = Stream(
     TypeAdapter(CacheInvalidation),
     {"retention.ms": str(24 * 3600 * 1000)},
 )
+
+# Derived: shop-api's outbox relay publishes one record per committed order, at least once,
+# keyed by order id (consumers dedupe by it).
+ORDER_PLACED: Stream[OrderPlaced] = Stream("order.placed", 3, "order_id", TypeAdapter(OrderPlaced))
 
 DLQ_RETENTION_MS = str(14 * 24 * 3600 * 1000)
 

@@ -2,8 +2,8 @@
 for recommendations and the warehouse, one ``purchase`` :class:`UserEventV2` per order line on
 ``user.events``.
 
-``order.placed`` lives here until the lead moves it into :mod:`polystream_common.schemas` and
-:mod:`polystream_common.topics` (libs/common has one owner); the code to move is in docs/shop.md.
+``order.placed``'s schema and topic are shared: :class:`polystream_common.schemas.OrderPlaced`
+and :data:`polystream_common.topics.ORDER_PLACED`.
 
 Event ids are derived from the order (uuid5), not drawn at random: the relay publishes at least
 once, and a record published twice carries the same ``event_id``, so every consumer that writes by
@@ -15,35 +15,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
-
-from polystream_common.schemas import Event, NonEmptyStr, UserEventV2
-from polystream_common.topics import Stream
+from polystream_common.schemas import OrderLine, OrderPlaced, UserEventV2
 
 ORDER_NAMESPACE = uuid.UUID("6f1c0e1e-5a8b-4f0e-9a53-0a5d3c1f7e21")
-
-
-class OrderLine(BaseModel):
-    product_id: NonEmptyStr
-    quantity: Annotated[int, Field(ge=1)]
-    unit_price: Annotated[float, Field(ge=0)]
-
-
-class OrderPlaced(Event):
-    """An order committed in PostgreSQL, relayed from the outbox."""
-
-    key_field: ClassVar[str] = "order_id"
-
-    schema_version: Literal[1] = 1
-    order_id: uuid.UUID
-    customer_id: NonEmptyStr
-    total: Annotated[float, Field(ge=0)]
-    lines: tuple[OrderLine, ...]
-
-
-ORDER_PLACED: Stream[OrderPlaced] = Stream("order.placed", 3, "order_id", TypeAdapter(OrderPlaced))
 
 
 def order_placed_event(

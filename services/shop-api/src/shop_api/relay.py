@@ -39,8 +39,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Gauge
 
 from polystream_common.kafka import build_admin, producer_config
-from polystream_common.topics import USER_EVENTS, ensure_topics
-from shop_api.events import ORDER_PLACED
+from polystream_common.topics import ORDER_PLACED, USER_EVENTS, ensure_topics
 from shop_api.settings import RelaySettings, ShopApiSettings
 from shop_api.store import SHOP_MIGRATIONS
 

@@ -36,8 +36,8 @@ import asyncpg
 
 from polystream_common.migrations import Migrations
 from polystream_common.schemas import Product
-from polystream_common.topics import USER_EVENTS, Stream
-from shop_api.events import ORDER_PLACED, order_placed_event, purchase_events
+from polystream_common.topics import ORDER_PLACED, USER_EVENTS, Stream
+from shop_api.events import order_placed_event, purchase_events
 
 SHOP_MIGRATIONS: Final = Migrations("shop_api", "sql", lock_id=0x5409_0001)
 IDEMPOTENCY_LOCK_NS: Final = 0x5409  # the first int of the two-int advisory lock keyspace
