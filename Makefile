@@ -11,7 +11,7 @@ PY := .venv/bin/python
 SRC := $(wildcard libs/*/src) $(wildcard services/*/src)
 
 .PHONY: help install run test test-unit test-integration test-e2e test-compose lint typecheck bench \
-        stack-up stack-down stack-status stack-reset browser warehouse dashboard clean
+        stack-up stack-down stack-status stack-reset browser warehouse dagster dashboard clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,8 +48,18 @@ stack-reset: ## Stop the stack and wipe its data (jars and builds stay cached)
 run: install stack-up ## Run the stack, every service and a load producer; prints where to look
 	bash deploy/local/run-services.sh
 
+# The analytics side on the local stack's lake (.stack/lake, filled by `make run`'s lake-writer).
+DAGSTER_ENV := DAGSTER_HOME=$(CURDIR)/.stack/dagster ORCHESTRATOR_LAKE__URI=$(CURDIR)/.stack/lake \
+	ORCHESTRATOR_WAREHOUSE_PATH=$(CURDIR)/.stack/warehouse/polystream.duckdb
+
 warehouse: install ## Compact the local lake and build the warehouse now (Dagster: compaction, dbt build, freshness)
-	$(PY) -m orchestrator build
+	@mkdir -p .stack/dagster
+	$(DAGSTER_ENV) $(PY) -m orchestrator build
+
+dagster: install ## Dagster's daemon (the nightly schedule) and its UI on port 3070, over the local lake
+	@mkdir -p .stack/dagster
+	$(DAGSTER_ENV) .venv/bin/dagster-daemon run -m orchestrator.definitions & \
+	daemon=$$!; trap 'kill $$daemon' EXIT; $(DAGSTER_ENV) .venv/bin/dagster-webserver -m orchestrator.definitions -h 127.0.0.1 -p 3070
 
 dashboard: install ## The business dashboard over the local warehouse (Streamlit, port 8501)
 	$(PY) -m dashboard

@@ -46,7 +46,8 @@ export RECSYS_API_PORT RECSYS_API_MILVUS__URI="http://127.0.0.1:$MILVUS_PORT" \
 # dashboard reads the warehouse.
 export LAKE_WRITER_METRICS_PORT LAKE_WRITER_LAKE__URI="$ROOT/.stack/lake"
 export ORCHESTRATOR_METRICS_PORT ORCHESTRATOR_LAKE__URI="$ROOT/.stack/lake" \
-       ORCHESTRATOR_WAREHOUSE_PATH="$ROOT/.stack/warehouse/polystream.duckdb"
+       ORCHESTRATOR_WAREHOUSE_PATH="$ROOT/.stack/warehouse/polystream.duckdb" \
+       ORCHESTRATOR_DBT_PROJECT_DIR="$ROOT/warehouse" ORCHESTRATOR_DBT_CACHE_DIR="$ROOT/.cache/orchestrator/dbt"
 export DASHBOARD_PORT DASHBOARD_WAREHOUSE_PATH="$ROOT/.stack/warehouse/polystream.duckdb"
 # shop-api: the HTTP API, the outbox relay and the catalog consumer, one settings class.
 export SHOP_API_PORT SHOP_API_METRICS_PORT="$SHOP_CATALOG_METRICS_PORT" \
@@ -115,8 +116,8 @@ polystream is running. Where to look:
   recsys-api          http://127.0.0.1:$RECSYS_API_PORT/docs  (OpenAPI; readiness: /readyz)
   search over HTTP    curl -s 'http://127.0.0.1:$RECSYS_API_PORT/products/search?q=running+shoes&k=5'
   Parquet lake        .stack/lake  (stream=<stream>/date=<day>/; .venv/bin/python -m lake_writer compact)
-  build the warehouse make warehouse   (Dagster: compaction, dbt build with its tests, freshness; nightly
-                      under: DAGSTER_HOME=.stack/dagster .venv/bin/dagster-daemon run -m orchestrator.definitions)
+  build the warehouse make warehouse   (Dagster: compaction, dbt build with its tests, freshness checks)
+  nightly + Dagster UI make dagster    (the daemon runs the 02:00 UTC schedule; UI http://127.0.0.1:$DAGSTER_WEBSERVER_PORT)
   dashboard           http://127.0.0.1:$DASHBOARD_PORT  (the marts; shows a note until the first build)
   shop-api            http://127.0.0.1:$SHOP_API_PORT/docs
   place an order      curl -s -X POST http://127.0.0.1:$SHOP_API_PORT/orders -H 'Content-Type: application/json' \\
