@@ -1,6 +1,6 @@
 """An incremental ``dbt build`` after a new date partition lands: it adds exactly that day's
-rows, re-reads only the lookback window (the newest loaded day, lookback_days = 1), and ends
-with the same marts a full build of the whole lake gives.
+rows, re-reads only the lookback window (the two newest days loaded: lookback_days = 1), and its
+marts then hold the seed's figures for every day.
 
 "Not rescanned" is shown by rows, not timings: a file put into the oldest partition before the
 second run (valid rows, fresh event_ids) is left unread by it, and the oldest day's rows keep the
