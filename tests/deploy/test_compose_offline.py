@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -160,44 +161,252 @@ def test_docker_compose_config_refuses_a_missing_secret(
 
 
 # -- commands ------------------------------------------------------------------------------------
+# Dagster's own entry points load a code location of the service's package (``-m <module>``).
+DAGSTER_ENTRY_POINTS = {"dagster-daemon", "dagster-webserver"}
+
+
 def command_module(service: str, svc: dict[str, Any]) -> str:
+    """The module a service's command runs: ``python -m <package> ...``, or a Dagster entry point
+    loading ``-m <module>`` (the orchestrator's daemon and webserver)."""
     command = svc.get("command")
-    assert isinstance(command, list) and command[:2] == ["python", "-m"], (
-        f"{service}: command should be ['python', '-m', <package>, ...], not {command!r}"
+    assert isinstance(command, list) and command, f"{service}: command as a list, please"
+    if command[:2] == ["python", "-m"]:
+        return str(command[2])
+    assert command[0] in DAGSTER_ENTRY_POINTS and "-m" in command[:-1], (
+        f"{service}: command should be ['python', '-m', <package>, ...] or one of"
+        f" {sorted(DAGSTER_ENTRY_POINTS)} with -m <module>, not {command!r}"
     )
-    return str(command[2])
+    return str(command[command.index("-m") + 1])
 
 
-def module_problem(service: str, module: str) -> str | None:
-    """Why ``python -m module`` would not run service's own code; None when it would."""
+def package_of(service: str, svc: dict[str, Any]) -> str:
+    return command_module(service, svc).split(".")[0]
+
+
+def service_folder(service: str, svc: dict[str, Any]) -> str:
+    """The services/<folder> whose Dockerfile builds the service's image."""
+    dockerfile = str(svc["build"]["dockerfile"])
+    match = re.fullmatch(r"services/([a-z0-9-]+)/Dockerfile", dockerfile)
+    assert match, f"{service}: built from {dockerfile}, not services/<name>/Dockerfile"
+    return match.group(1)
+
+
+def module_problem(folder: str, module: str) -> str | None:
+    """Why ``module`` would not run the code of services/<folder>; None when it would."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
-        return f"{service}: no module {module!r} in the workspace"
-    home = ROOT / "services" / service / "src"
+        return f"{folder}: no module {module!r} in the workspace"
+    home = ROOT / "services" / folder / "src"
     if not Path(spec.origin).resolve().is_relative_to(home):
-        return f"{service}: {module!r} is {spec.origin}, not a package of {home}"
-    if importlib.util.find_spec(f"{module}.__main__") is None:
-        return f"{service}: {module!r} has no __main__ (python -m would fail)"
+        return f"{folder}: {module!r} is {spec.origin}, not a package of {home}"
+    if "." not in module and importlib.util.find_spec(f"{module}.__main__") is None:
+        return f"{folder}: {module!r} has no __main__ (python -m would fail)"
     return None
 
 
+def image_cmd(folder: str) -> list[str]:
+    """The exec-form CMD of services/<folder>/Dockerfile (the last one)."""
+    text = (ROOT / "services" / folder / "Dockerfile").read_text()
+    cmds = re.findall(r"^CMD (\[.*\])\s*$", text, flags=re.MULTILINE)
+    assert cmds, f"services/{folder}/Dockerfile has no exec-form CMD"
+    cmd = json.loads(cmds[-1])
+    assert isinstance(cmd, list)
+    return [str(c) for c in cmd]
+
+
 def test_every_service_command_is_a_module_of_the_project() -> None:
+    """Every folder of services/ has a compose service of its name running its own package
+    (``python -m <package>``), built from its own Dockerfile; further services built from that
+    Dockerfile (shop-api's relay and catalog, the orchestrator's Dagster daemon and webserver, a
+    profile's variant) run that package too, and the image's own CMD is one of those commands."""
     services = polystream_services(load(COMPOSE))
-    assert set(services) == {p.name for p in (ROOT / "services").iterdir() if p.is_dir()}
-    problems = [module_problem(n, command_module(n, s)) for n, s in services.items()]
+    folders = {p.name for p in (ROOT / "services").iterdir() if p.is_dir()}
+    by_folder: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, svc in services.items():
+        by_folder.setdefault(service_folder(name, svc), {})[name] = svc
+    assert set(by_folder) == folders
+    assert [f for f in folders if f not in services] == []  # one service named after each folder
+    problems = [
+        module_problem(service_folder(n, s), command_module(n, s)) for n, s in services.items()
+    ]
     assert [p for p in problems if p] == []
-    for name, svc in services.items():  # and the image builds that service
-        assert svc["build"]["dockerfile"] == f"services/{name}/Dockerfile"
-        dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
-        module = command_module(name, svc)
-        assert f'CMD ["python", "-m", "{module}"]' in dockerfile
-        assert f"--package {name}" in dockerfile
+    for folder, group in by_folder.items():
+        own = group[folder]
+        assert own["command"][:2] == ["python", "-m"], f"{folder}: python -m <package>, please"
+        package = package_of(folder, own)
+        assert {package_of(n, s) for n, s in group.items()} == {package}
+        assert {s["image"] for s in group.values()} == {
+            f"polystream/{folder}:${{POLYSTREAM_TAG:-dev}}"
+        }
+        cmd = image_cmd(folder)
+        assert any(s["command"][: len(cmd)] == cmd for s in group.values()), (
+            f"{folder}: the image's CMD {cmd} is none of its compose commands"
+        )
+        dockerfile = (ROOT / "services" / folder / "Dockerfile").read_text()
+        assert f"--package {folder}" in dockerfile
 
 
 def test_the_command_check_refuses_a_module_that_is_not_the_services() -> None:
     assert module_problem("producer", "no_such_module") is not None
     assert module_problem("producer", "json") is not None  # exists, but not ours
     assert module_problem("producer", "sensor_consumer") is not None  # ours, another service's
+    assert module_problem("orchestrator", "orchestrator.definitions") is None
+    assert module_problem("orchestrator", "dashboard.app") is not None
+    with pytest.raises(AssertionError):
+        command_module("orchestrator-daemon", {"command": ["dagster-daemon", "run"]})
+    with pytest.raises(AssertionError):
+        command_module("x", {"command": ["sh", "-c", "python -m producer"]})
+
+
+# -- profiles and shared volumes -------------------------------------------------------------------
+PROFILES = ("load", "analytics", "s3", "qdrant", "grafana")
+
+
+@pytest.mark.parametrize(
+    "files", [(COMPOSE,), (COMPOSE, LOCAL_IMAGES)], ids=["compose", "compose+local-images"]
+)
+def test_docker_compose_accepts_every_profile(docker_compose: str, files: tuple[Path, ...]) -> None:
+    args: list[str | Path] = [docker_compose, "--env-file", ENV_FILE]
+    for f in files:
+        args += ["-f", f]
+    for profile in PROFILES:
+        args += ["--profile", profile]
+    result = run(*args, "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def profile_problems(data: dict[str, Any]) -> list[str]:
+    """A service that starts by default must not need one that only a profile starts (``up``
+    without the profile would fail), and every profile is one this file documents."""
+    services = data["services"]
+    problems = []
+    for name, svc in services.items():
+        problems += [f"{name}: unknown profile {p}" for p in svc.get("profiles", [])
+                     if p not in PROFILES]  # fmt: skip
+        if svc.get("profiles"):
+            continue
+        problems += [
+            f"{name} (default) depends on {dep} (profile {services[dep]['profiles']})"
+            for dep in svc.get("depends_on") or {}
+            if services.get(dep, {}).get("profiles")
+        ]
+    return problems
+
+
+def test_default_services_need_no_profile() -> None:
+    data = load(COMPOSE)
+    assert profile_problems(data) == []
+    profiled = {n for n, s in data["services"].items() if s.get("profiles")}
+    assert {"minio", "minio-init", "lake-writer-s3", "orchestrator-s3"} <= {
+        n for n in profiled if "s3" in data["services"][n]["profiles"]
+    }
+    assert {"orchestrator", "orchestrator-daemon", "orchestrator-webserver", "dashboard"} <= {
+        n for n in profiled if "analytics" in data["services"][n]["profiles"]
+    }
+
+
+def test_the_profile_check_refuses_a_default_service_needing_a_profile() -> None:
+    data = load(COMPOSE)
+    data["services"]["lake-writer"]["depends_on"] = {"minio": {"condition": "service_healthy"}}
+    data["services"]["dashboard"]["profiles"] = ["analytcs"]
+    assert sorted(profile_problems(data)) == [
+        "dashboard: unknown profile analytcs",
+        "lake-writer (default) depends on minio (profile ['s3'])",
+    ]
+
+
+def volume_at(svc: dict[str, Any], path: str) -> tuple[str, bool] | None:
+    """(named volume, read-only) mounted at ``path`` or above it in a service; None if none."""
+    best: tuple[str, str, bool] | None = None
+    for spec in svc.get("volumes") or []:
+        parts = str(spec).split(":")
+        if len(parts) < 2 or parts[0].startswith((".", "/")):
+            continue  # a bind mount, or an anonymous volume
+        source, target, ro = parts[0], parts[1], parts[2:] == ["ro"]
+        if (path == target or path.startswith(target.rstrip("/") + "/")) and (
+            best is None or len(target) > len(best[1])
+        ):
+            best = (source, target, ro)
+    return None if best is None else (best[0], best[2])
+
+
+# (service, the variable naming a path in the shared volume, written by it)
+SHARED_PATHS = {
+    "lake": [
+        ("lake-writer", "LAKE_WRITER_LAKE__URI", True),
+        ("orchestrator", "ORCHESTRATOR_LAKE__URI", False),
+        ("orchestrator-daemon", "ORCHESTRATOR_LAKE__URI", True),  # compaction
+        ("orchestrator-webserver", "ORCHESTRATOR_LAKE__URI", False),
+    ],
+    "warehouse": [
+        ("orchestrator-daemon", "ORCHESTRATOR_WAREHOUSE_PATH", True),  # dbt build
+        ("orchestrator", "ORCHESTRATOR_WAREHOUSE_PATH", False),
+        ("orchestrator-webserver", "ORCHESTRATOR_WAREHOUSE_PATH", False),
+        ("dashboard", "DASHBOARD_WAREHOUSE_PATH", False),
+    ],
+}
+
+
+def shared_volume_problems(data: dict[str, Any]) -> list[str]:
+    """The lake and the warehouse file are one named volume each, mounted wherever a service's
+    setting points (writable where the service writes), and declared at the top level."""
+    problems = []
+    for volume, users in SHARED_PATHS.items():
+        if volume not in (data.get("volumes") or {}):
+            problems.append(f"volume {volume} is not declared")
+        for name, variable, writes in users:
+            svc = data["services"].get(name)
+            if svc is None:
+                problems.append(f"{name}: no such service")
+                continue
+            path = str((svc.get("environment") or {}).get(variable, ""))
+            if not path.startswith("/"):
+                problems.append(f"{name}: {variable}={path!r} is not a path in a volume")
+                continue
+            mounted = volume_at(svc, path)
+            if mounted is None or mounted[0] != volume:
+                problems.append(f"{name}: {variable}={path} is not on the volume {volume}")
+            elif writes and mounted[1]:
+                problems.append(f"{name}: writes {path}, but {volume} is mounted read-only")
+    return problems
+
+
+def test_the_lake_and_the_warehouse_are_shared_volumes() -> None:
+    assert shared_volume_problems(load(COMPOSE)) == []
+
+
+def test_the_volume_check_refuses_a_lake_on_another_volume() -> None:
+    data = load(COMPOSE)
+    data["services"]["orchestrator-daemon"]["volumes"] = [
+        "lake2:/lake",
+        "warehouse:/warehouse:ro",
+        "orchestrator-state:/var/lib/orchestrator",
+    ]
+    data["services"]["dashboard"]["environment"]["DASHBOARD_WAREHOUSE_PATH"] = "/tmp/w.duckdb"
+    assert sorted(shared_volume_problems(data)) == sorted(
+        [
+            "orchestrator-daemon: ORCHESTRATOR_LAKE__URI=/lake is not on the volume lake",
+            "orchestrator-daemon: writes /warehouse/polystream.duckdb, but warehouse is mounted"
+            " read-only",
+            "dashboard: DASHBOARD_WAREHOUSE_PATH=/tmp/w.duckdb is not on the volume warehouse",
+        ]
+    )
+
+
+def test_the_shared_volumes_mount_points_belong_to_the_services_user() -> None:
+    """An empty named volume takes the owner of the image's directory it is mounted on: each
+    image that mounts the lake or the warehouse creates that directory for user 65534."""
+    data = load(COMPOSE)
+    for volume, users in SHARED_PATHS.items():
+        for name, _variable, _writes in users:
+            svc = data["services"][name]
+            folder = service_folder(name, svc)
+            target = next(
+                str(v).split(":")[1] for v in svc["volumes"] if str(v).startswith(f"{volume}:")
+            )
+            text = (ROOT / "services" / folder / "Dockerfile").read_text().replace("\\\n", " ")
+            owned = re.search(rf"mkdir[^\n]*\s{re.escape(target)}[\s&][^\n]*chown 65534", text)
+            assert owned, f"services/{folder}/Dockerfile does not make {target} user 65534's"
 
 
 # -- environment variables -----------------------------------------------------------------------
@@ -263,7 +472,7 @@ def test_every_variable_compose_sets_is_read_by_the_services_settings(path: Path
     for name, svc in load(path)["services"].items():
         if name not in base:
             continue
-        cls = settings_class(command_module(name, base[name]))
+        cls = settings_class(package_of(name, base[name]))
         environment = svc.get("environment") or {}
         assert isinstance(environment, dict), f"{name}: environment as a mapping, please"
         if missing := unread_variables(cls, list(environment)):
@@ -272,13 +481,16 @@ def test_every_variable_compose_sets_is_read_by_the_services_settings(path: Path
 
 
 def test_every_variable_an_image_sets_is_read_by_its_settings() -> None:
-    general = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "HF_HUB_OFFLINE"}
+    # HOME: Streamlit's (the dashboard); DAGSTER_HOME: Dagster's instance (the orchestrator).
+    general = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "HF_HUB_OFFLINE", "HOME",
+               "DAGSTER_HOME"}  # fmt: skip
     unread = {}
     for name, svc in polystream_services(load(COMPOSE)).items():
-        cls = settings_class(command_module(name, svc))
-        own = [v for v in dockerfile_env(name) if v not in general and not v.startswith("UV_")]
+        folder = service_folder(name, svc)
+        cls = settings_class(package_of(name, svc))
+        own = [v for v in dockerfile_env(folder) if v not in general and not v.startswith("UV_")]
         if missing := unread_variables(cls, own):
-            unread[name] = missing
+            unread[folder] = missing
     assert unread == {}
 
 
