@@ -105,7 +105,9 @@ def test_sigkill_mid_run_then_restart_the_lake_holds_each_valid_record_once(
 
     lake = tmp_path / "lake"
     # Small batches: many checkpoints to fall between, and a run slow enough to kill mid-way.
-    env = ns.env(MODULE, LAKE__URI=str(lake), CONSUMER__BATCH_SIZE="2000")
+    env = ns.env(
+        MODULE, LAKE__URI=str(lake), CONSUMER__BATCH_SIZE="2000", CONSUMER__BATCH_TIMEOUT_S="1"
+    )
     first = services(MODULE, env)
     wait_until(
         lambda: total_rows(lake) >= total_valid // 5,

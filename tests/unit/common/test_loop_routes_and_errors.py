@@ -122,6 +122,32 @@ async def test_each_route_writes_in_chunks_of_its_own_batch_size() -> None:
     assert len(small.rows) == len(whole.rows) == 7
 
 
+class TimeoutRecordingConsumer(FakeConsumer):
+    """Records the timeout of every consume(): 0 is the pipelined "what is fetched already"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeouts: list[float] = []
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Any]:
+        self.timeouts.append(timeout)
+        return super().consume(num_messages, timeout)
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+async def test_a_loop_that_is_not_pipelined_gathers_every_batch_for_its_timeout(
+    pipelined: bool,
+) -> None:
+    consumer = TimeoutRecordingConsumer({(TOPIC, 0): wire(readings(30))})
+    sink = InMemorySink("lake")
+    checkpoint = RecordingCheckpoint(consumer)
+    settings = SETTINGS.model_copy(update={"batch_timeout_s": 0.05, "pipelined": pipelined})
+    await run(make_loop(consumer, [Route(SENSOR_READINGS, sink)], checkpoint, settings))
+    assert len(sink.rows) == 30 and sink.writes == 5  # batches of 7, then 2
+    assert (0.0 in consumer.timeouts) is pipelined
+    assert set(consumer.timeouts) <= {0.0, 0.05}
+
+
 # -- deletes ---------------------------------------------------------------------------------
 
 

@@ -230,6 +230,11 @@ class ConsumeLoop:
                     batch = await self._poll_batch(self._settings.batch_timeout_s)
                     ahead = await self._decode(batch) if batch else None
                     continue
+                if not self._settings.pipelined:
+                    # Write, then gather the next batch for up to batch_timeout_s.
+                    written, ahead = ahead, None
+                    await self._store(written)
+                    continue
                 # Write one batch while the next is polled and decoded, and while the previous
                 # one's checkpoint commits: the store, the consumer and the broker work at once.
                 # Polling takes only what is fetched already: the write must not wait for it.

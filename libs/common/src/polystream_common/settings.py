@@ -73,6 +73,12 @@ class ConsumerSettings(BaseModel):
     group_id: str = Field(default="", description="defaults to the service name")
     batch_size: int = Field(default=5_000, ge=1)
     batch_timeout_s: float = Field(default=0.5, gt=0)
+    pipelined: bool = Field(
+        default=True,
+        description="poll the next batch while one is written (taking only what is fetched"
+        " already: low latency, batches as small as the traffic); False gathers every batch for"
+        " up to batch_timeout_s or batch_size records (fewer, bigger writes: the lake's files)",
+    )
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     session_timeout_ms: int = Field(default=45_000, ge=6_000)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"

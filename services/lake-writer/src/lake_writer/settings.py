@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from polystream_common.settings import ConsumerServiceSettings
+from polystream_common.settings import ConsumerServiceSettings, ConsumerSettings
 from polystream_lake import LakeSettings
 
 
@@ -29,5 +29,10 @@ class LakeWriterSettings(ConsumerServiceSettings):
 
     service_name: str = "lake-writer"
     metrics_port: int = 9107
+    # A file per (stream, date, partition, version) of each batch: batches gathered for up to
+    # 30 s (or 50k records) make files of hundreds of KB instead of a few rows each.
+    consumer: ConsumerSettings = ConsumerSettings(
+        batch_size=50_000, batch_timeout_s=30.0, pipelined=False
+    )
     lake: LakeSettings = LakeSettings()
     compaction: CompactionSettings = CompactionSettings()
