@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import importlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -192,6 +193,8 @@ def test_every_dashboard_fits_grafanas_model(sdk: types.ModuleType) -> None:
         "pipeline-overview.json",
         "recommendation-api.json",
         "sensors-and-business.json",
+        "lake-and-warehouse.json",
+        "shop.json",
     }
     for path in DASHBOARDS:
         assert structural_problems(sdk, json.loads(path.read_text())) == [], path.name
@@ -236,6 +239,42 @@ def test_provisioning_names_the_dashboards_datasource() -> None:
         refs += [v["datasource"] for v in board["templating"]["list"] if "datasource" in v]
         assert {r["uid"] for r in refs} == {prometheus["uid"]}, path.name
     assert len(uids) == len(DASHBOARDS)
+
+
+def exported_metrics(*modules: str) -> set[str]:
+    """The names of the Prometheus metrics the given modules define, as a scrape shows them."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    names = set()
+    for name in modules:
+        for value in vars(importlib.import_module(name)).values():
+            if isinstance(value, MetricWrapperBase):
+                names.add(value._name + ("_total" if value._type == "counter" else ""))
+    return names
+
+
+def test_the_new_services_metrics_are_on_a_dashboard() -> None:
+    """Every metric lake-writer, the orchestrator's exporter and shop-api's relay export is on a
+    panel. polystream_lake_compactions_total is left out: compaction runs inside the nightly
+    build (or `python -m lake_writer compact`), a process nothing scrapes."""
+    metrics = exported_metrics("lake_writer.metrics", "orchestrator.metrics", "shop_api.relay")
+    assert len(metrics) >= 12, metrics
+    queried = " ".join(promql for _, _, promql in queries())
+    missing = {m for m in metrics if m not in queried} - {"polystream_lake_compactions_total"}
+    assert missing == set()
+
+
+def test_api_panels_name_their_job() -> None:
+    """recsys-api and shop-api export the same HTTP and cache metrics: each API's dashboard
+    filters its own job (or service), so neither shows the other's traffic."""
+    for board, own in (("recommendation-api", "recsys-api"), ("shop", "shop-api")):
+        for name, title, promql in queries():
+            if name != board:
+                continue
+            for selector in re.findall(
+                r"polystream_(?:http_request_duration_seconds|cache)_\w+(\{[^}]*\})?", promql
+            ):
+                assert f'"{own}"' in selector, (board, title, promql)
 
 
 # -- the queries ------------------------------------------------------------------------------
@@ -344,11 +383,46 @@ def get(url: str) -> int:
         return 0
 
 
+def place_order(base: str, product_id: str, quantity: int) -> int:
+    """POST /orders for one product (a fresh Idempotency-Key); the status code."""
+    body = {
+        "customer_id": "user-00001",
+        "items": [{"product_id": product_id, "quantity": quantity}],
+    }
+    request = urllib.request.Request(
+        f"{base}/orders",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
+LAKE_STREAMS = ("sensor_readings", "user_events", "chat_messages", "products")
+
+
+def lake_has_every_stream(lake: Path) -> bool:
+    return all(any((lake / f"stream={s}").glob("date=*/*.parquet")) for s in LAKE_STREAMS)
+
+
 @pytest.mark.e2e
 def test_every_panel_returns_data_while_the_stream_flows(
     stack: dict[str, str], model_dir: Path, tmp_path: Path
 ) -> None:
-    from ..e2e.conftest import E2ENamespace, ServiceProcess, free_port, run_producer, wait_until
+    from ..e2e.conftest import (
+        E2ENamespace,
+        ServiceProcess,
+        drop_postgres_schema,
+        free_port,
+        run_producer,
+        wait_until,
+    )
 
     ns = E2ENamespace(f"e2e-{uuid.uuid4().hex[:8]}", stack)
     names = {m.group("braced") for m in Template.pattern.finditer(TEMPLATE.read_text())} - {None}
@@ -357,9 +431,38 @@ def test_every_panel_returns_data_while_the_stream_flows(
     started: list[ServiceProcess] = []
 
     def start(module: str, env: dict[str, str], *args: str) -> ServiceProcess:
-        service = ServiceProcess(module, env, tmp_path / f"{module}.log", args).start()
+        log = tmp_path / f"{module}{'-' + args[0] if args else ''}.log"
+        service = ServiceProcess(module, env, log, args).start()
         started.append(service)
         return service
+
+    # The analytics side: lake-writer into a lake of the test's own, the orchestrator's
+    # freshness exporter over it and over a warehouse file the test builds once (below).
+    lake = tmp_path / "lake"
+    orchestrator_env = ns.env(
+        "orchestrator",
+        ports["ORCHESTRATOR_METRICS_PORT"],
+        LAKE__URI=str(lake),
+        WAREHOUSE_PATH=str(tmp_path / "warehouse" / "polystream.duckdb"),
+        DBT_PROJECT_DIR=str(ROOT / "warehouse"),
+        DBT_CACHE_DIR=str(tmp_path / "dbt"),
+        METRICS_REFRESH_S="2",
+        COMPACTION_MIN_AGE_S="0",
+    )
+    # shop-api in a PostgreSQL schema of its own (its migrations' versions would collide with
+    # the consumers' in the namespace's schema), the namespace's Mongo database, and a Redis
+    # key prefix of its own.
+    shop_schema = f"{ns.postgres_schema}_shop"
+    shop_env = ns.env(
+        "shop_api",
+        ports["SHOP_CATALOG_METRICS_PORT"],
+        PORT=str(ports["SHOP_API_PORT"]),
+        RELAY__METRICS_PORT=str(ports["SHOP_RELAY_METRICS_PORT"]),
+        POSTGRES_SCHEMA=shop_schema,
+        REDIS__URL=f"redis://127.0.0.1:{stack['REDIS_PORT']}/0",
+        CACHE__KEY_PREFIX=shop_schema,
+    )
+    build: subprocess.Popen[bytes] | None = None
 
     try:
         for port_var, (module, args) in SERVICES.items():
@@ -372,6 +475,14 @@ def test_every_panel_returns_data_while_the_stream_flows(
                 ),
             }.get(module, {})
             start(module, ns.env(module, ports[port_var], **extra), *args)
+        start(
+            "lake_writer",
+            ns.env("lake_writer", ports["LAKE_WRITER_METRICS_PORT"], LAKE__URI=str(lake)),
+        )
+        start("orchestrator", orchestrator_env, "serve-metrics")
+        shop = start("shop_api", shop_env, "serve")
+        start("shop_api", shop_env, "relay")
+        start("shop_api", shop_env, "catalog")
         api_port = ports["RECSYS_API_PORT"]
         api = start(
             "recsys_api",
@@ -385,6 +496,21 @@ def test_every_panel_returns_data_while_the_stream_flows(
         )
         base = f"http://127.0.0.1:{api_port}"
         wait_until(lambda: get(f"{base}/healthz") == 200, 120, "recsys-api", service=api)
+        shop_base = f"http://127.0.0.1:{ports['SHOP_API_PORT']}"
+        wait_until(lambda: get(f"{shop_base}/healthz") == 200, 120, "shop-api", service=shop)
+        # The catalog consumer has the producer's products: orders can name one.
+        product = "prod-00001"
+        wait_until(lambda: get(f"{shop_base}/products/{product}/stock") == 200, 120, "the catalog")
+        # A tiny warehouse: one build over the test's lake once it holds every stream, in the
+        # background while the panels fill (the mart panels then show real build times).
+        wait_until(lambda: lake_has_every_stream(lake), 120, "every stream in the lake")
+        build = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "build"],
+            env={**os.environ, **orchestrator_env},
+            stdout=(tmp_path / "orchestrator-build.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         # Poison records, so the DLQ panels show dead letters and not only zeros.
         run_producer(
             ["load", "--count", "300", "--poison-rate", "0.2", "--quiet"],
@@ -402,6 +528,13 @@ def test_every_panel_returns_data_while_the_stream_flows(
                 get(f"{base}/recommendations/user-{user:05d}")
                 get(f"{base}/recommendations/user-{user:05d}")
             get(f"{base}/products/search?q=running+shoes")
+            # An order, one refused for want of stock (409), and cached reads (a miss, a hit).
+            placed = place_order(shop_base, product, 1)
+            assert placed in (201, 409), placed  # 409 once the stock is gone
+            assert place_order(shop_base, product, 1000) == 409  # the stock starts at 100
+            get(f"{shop_base}/products/{product}/stock")
+            get(f"{shop_base}/products/{product}/stock")
+            get(f"{shop_base}/top-sellers")
             empty.clear()
             for board, title, promql in found:
                 answer = instant_query(prometheus, promql)
@@ -413,6 +546,17 @@ def test_every_panel_returns_data_while_the_stream_flows(
             wait_until(every_panel_has_data, 240, "data in every panel", every_s=5)
         except pytest.fail.Exception:
             pytest.fail(f"panels without data: {json.dumps(empty, indent=1)}")
+        assert build is not None
+        assert build.wait(600) == 0, (tmp_path / "orchestrator-build.log").read_text()[-4000:]
+
+        def every_mart_built() -> bool:
+            answer = instant_query(
+                prometheus, "min(polystream_warehouse_mart_built_timestamp_seconds) > 0"
+            )
+            return bool(answer["status"] == "success" and answer["data"]["result"])
+
+        # The exporter re-reads the warehouse every 2 s, Prometheus scrapes every 5 s.
+        wait_until(every_mart_built, 60, "the marts' build times exported", every_s=2)
         rules = instant_query(prometheus, "count(ALERTS) or vector(0)")
         assert rules["status"] == "success"
         with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=10) as response:
@@ -420,9 +564,14 @@ def test_every_panel_returns_data_while_the_stream_flows(
         assert {g["name"] for g in groups} == {
             "polystream-targets",
             "polystream-pipeline",
-            "polystream-recsys-api",
+            "polystream-apis",
+            "polystream-analytics",
+            "polystream-shop",
         }
     finally:
+        if build is not None and build.poll() is None:
+            build.kill()
+            build.wait(30)
         running = [s.process for s in started if s.alive() and s.process is not None]
         for process in running:  # all at once: each drains and commits
             process.send_signal(signal.SIGTERM)
@@ -431,3 +580,4 @@ def test_every_panel_returns_data_while_the_stream_flows(
         prometheus_process.terminate()
         prometheus_process.wait(30)
         ns.drop()
+        drop_postgres_schema(stack, shop_schema)
