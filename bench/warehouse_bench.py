@@ -333,7 +333,12 @@ def write_results(name: str, figures: dict[str, Any]) -> None:
     results = {
         "command": shlex.join(["python", "bench/warehouse_bench.py", *sys.argv[1:]]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            # A shared machine: what else ran shows here (the ratios absorb some of it).
+            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+        },
         **figures,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
