@@ -9,8 +9,8 @@
 #   4. the stand-ins of compose.local-images.yaml (standins/*.Dockerfile, from deploy/local's pieces)
 #      and every service image (services/*/Dockerfile), `docker build --network=host`
 #   5. `docker-compose up` of compose.yaml + compose.local-images.yaml, every healthcheck awaited
-#   6. tests/deploy/test_compose_engine.py: a known load, exact counts in every store, Prometheus
-#      scraping every service
+#   6. tests/deploy/test_compose_engine.py: a known load, exact counts in every store and in the
+#      lake, an order through shop-api, Prometheus scraping every service
 #   7. down -v, dockerd stopped (also on failure; COMPOSE_KEEP=1 leaves the stream up to look at)
 # Usage: test-compose.sh [all|engine|images|up|test|down|stop-engine]   (default: all)
 set -euo pipefail
@@ -24,10 +24,17 @@ DOCKER=/usr/bin/docker
 UV_VERSION=0.9.30           # the uv of ghcr.io/astral-sh/uv:0.9, the tag the Dockerfiles name
 TAG=${POLYSTREAM_TAG:-dev}  # compose.yaml's polystream/<service>:${POLYSTREAM_TAG:-dev}
 PROJECT=polystream-ci
-SERVICES=(producer sensor-consumer event-consumer embedder graph-writer aggregator recsys-api)
+# The images the test builds and runs. Not the orchestrator's and the dashboard's (profile
+# analytics: Dagster, dbt and Streamlit, the heaviest image, for a nightly job the test could only
+# trigger by hand) and not MinIO (profile s3: no image or stand-in here): compose.yaml's config for
+# both profiles is validated offline (tests/deploy/test_compose_offline.py).
+SERVICES=(producer sensor-consumer event-consumer embedder graph-writer aggregator recsys-api
+          lake-writer shop-api)
 STANDINS=(kafka postgres redis mongo neo4j milvus prometheus)
 # Host ports of the assertions (127.0.0.1 only; none is one of deploy/local/stack.env's).
-export RECSYS_API_PUBLISH=127.0.0.1:38000 PROMETHEUS_PUBLISH=127.0.0.1:39090
+export RECSYS_API_PUBLISH=127.0.0.1:38000 PROMETHEUS_PUBLISH=127.0.0.1:39090 \
+       SHOP_API_PUBLISH=127.0.0.1:38001 DASHBOARD_PUBLISH=127.0.0.1:38501 \
+       DAGSTER_PUBLISH=127.0.0.1:33070 MINIO_CONSOLE_PUBLISH=127.0.0.1:39001
 export COMPOSE_TEST_POSTGRES_PORT=35432 COMPOSE_TEST_MONGO_PORT=37017 \
        COMPOSE_TEST_MILVUS_PORT=39530 COMPOSE_TEST_NEO4J_PORT=37687
 COMPOSE=(docker-compose --compatibility -p "$PROJECT" --project-directory "$HERE" --env-file "$HERE/.env.example"
@@ -257,7 +264,7 @@ run_tests() {
 down() {
   if $DOCKER version >/dev/null 2>&1; then
     step "docker-compose down -v"
-    "${COMPOSE[@]}" --profile load down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || true
+    "${COMPOSE[@]}" --profile load --profile analytics --profile s3 down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || true
   fi
 }
 
