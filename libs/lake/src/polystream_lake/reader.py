@@ -10,6 +10,8 @@ replaced, so they are exact even then.
 
 from __future__ import annotations
 
+import pyarrow.fs as pafs
+
 from polystream_lake.files import list_dir, list_subdirs, read_supersedes
 from polystream_lake.layout import CompactedFile, LakeLocation
 
@@ -24,9 +26,10 @@ def read_parquet_sql(location: LakeLocation, stream: str, *, exact: bool = False
     return f"read_parquet({source}, hive_partitioning=true, union_by_name=true)"
 
 
-def live_files(location: LakeLocation, stream: str) -> list[str]:
-    """Every Parquet file of ``stream``, less those a compacted file replaced."""
-    live: list[str] = []
+def live_file_infos(location: LakeLocation, stream: str) -> list[tuple[str, pafs.FileInfo]]:
+    """Every Parquet file of ``stream`` less those a compacted file replaced, each with its path
+    relative to the lake's root (``stream=<s>/date=<d>/<name>``)."""
+    live: list[tuple[str, pafs.FileInfo]] = []
     base = f"stream={stream}"
     for subdir in list_subdirs(location, base):
         files = [
@@ -36,7 +39,15 @@ def live_files(location: LakeLocation, stream: str) -> list[str]:
         for info in files:
             if CompactedFile.parse(info.base_name) is not None:
                 superseded.update(read_supersedes(location, info.path))
-        live.extend(f.path for f in files if f.base_name not in superseded)
+        live.extend(
+            (f"{base}/{subdir}/{f.base_name}", f) for f in files if f.base_name not in superseded
+        )
+    return live
+
+
+def live_files(location: LakeLocation, stream: str) -> list[str]:
+    """Every Parquet file of ``stream``, less those a compacted file replaced."""
+    live = [info.path for _, info in live_file_infos(location, stream)]
     if not location.renames_atomically:
         prefix = location.uri.split("://", 1)[0] + "://"
         live = [prefix + p for p in live]

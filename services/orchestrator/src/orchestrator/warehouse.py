@@ -32,6 +32,7 @@ from orchestrator.lake import lake_asset_key
 from orchestrator.retries import is_transient_dbt_failure, retry_policy
 from orchestrator.settings import OrchestratorSettings
 from polystream_lake.layout import open_lake
+from polystream_lake.mirror import MirrorReport, mirror
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,30 @@ MARTS_SCHEMA = "marts"
 WAREHOUSE_GROUP = "warehouse"
 
 
+def lake_mirror_dir(settings: OrchestratorSettings) -> Path:
+    """Where an object-store lake is mirrored for dbt (DuckDB reads S3 only through httpfs, an
+    extension it would download at run time)."""
+    return settings.dbt_cache_dir / "lake-mirror"
+
+
 def export_dbt_env(settings: OrchestratorSettings) -> None:
-    """Tell dbt (a subprocess that inherits this environment) where the lake and warehouse are."""
+    """Tell dbt (a subprocess that inherits this environment) where the lake and warehouse are:
+    a local lake as its absolute path, an object store as its local mirror (see
+    :func:`mirror_lake_for_dbt`)."""
     lake = open_lake(settings.lake)
-    # A local lake as an absolute path; an object store as its URI (DuckDB's httpfs reads it).
-    os.environ["POLYSTREAM_LAKE_PATH"] = lake.root if lake.renames_atomically else lake.uri
+    local = lake.root if lake.renames_atomically else lake_mirror_dir(settings).as_posix()
+    os.environ["POLYSTREAM_LAKE_PATH"] = local
     os.environ["POLYSTREAM_WAREHOUSE_PATH"] = str(settings.warehouse_path)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def mirror_lake_for_dbt(settings: OrchestratorSettings) -> MirrorReport | None:
+    """Before a build: bring an object-store lake's live files into the local mirror (new files
+    copied once, files compacted away deleted). Nothing to do for a local lake."""
+    lake = open_lake(settings.lake)
+    if lake.renames_atomically:
+        return None
+    return mirror(lake, lake_mirror_dir(settings))
 
 
 def dbt_executable() -> str:
@@ -158,6 +176,9 @@ def warehouse_assets(
     )
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         target = runs_dir / f"{context.run.run_id}-{context.retry_number}"
+        mirrored = mirror_lake_for_dbt(settings)
+        if mirrored is not None:
+            context.log.info(f"lake mirrored for dbt: {mirrored}")
         invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
         yield from invocation.stream()
         try:
