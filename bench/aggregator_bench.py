@@ -23,8 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,26 +34,17 @@ from typing import Any
 import asyncpg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from results_file import write_results
+from stack_env import read_stack_env
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 PEERS = ROOT / "bench" / "stream_libs" / "results.json"
 POLL_S = 0.05
 PARTITIONS = 6  # user.events and so its repartition topic
 TIMEOUT_S = 900
 
 
-def _stack() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in (ROOT / "deploy" / "local" / "stack.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
-
-
-STACK = _stack()
+STACK = read_stack_env()
 BOOTSTRAP = f"127.0.0.1:{STACK['KAFKA_PORT']}"
 
 
@@ -224,18 +213,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = bench_aggregator(args.records, Path(tmp))
-    results = {
-        "command": shlex.join(["python", "bench/aggregator_bench.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "aggregator_quix_streams": figures,
-        "peers_bench_stream_libs": _peers(),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "aggregator.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    write_results(
+        "aggregator",
+        {"aggregator_quix_streams": figures, "peers_bench_stream_libs": _peers()},
+    )
 
 
 if __name__ == "__main__":

@@ -17,18 +17,15 @@ importable part. Needs the dev environment (torch) and the exported model (``mak
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
-import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_file import write_results
 
 from polystream_embeddings.encoder import Encoder, default_source_dir, load_encoder
 from polystream_embeddings.export import export
@@ -36,7 +33,6 @@ from polystream_embeddings.settings import EmbeddingSettings
 from producer.generators import Catalog
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 
 
 def product_sentences(count: int = 2000, seed: int = 7) -> list[str]:
@@ -93,22 +89,12 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     figures = bench_backends(product_sentences(args.sentences), args.batch_size, args.repeat)
-    results = {
-        "command": shlex.join(["python", "bench/encoders.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            # Other work on the machine takes cores from both backends alike, not from the ratio.
-            "load_average_1m_at_start": round(load_before[0], 2),
-        },
-        "onnx_vs_torch": figures,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "encoders.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    write_results(
+        "encoders",
+        {"onnx_vs_torch": figures},
+        # Other work on the machine takes cores from both backends alike, not from the ratio.
+        machine={"load_average_1m_at_start": round(load_before[0], 2)},
+    )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
-import shlex
 import sys
 import tempfile
 import time
@@ -28,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from results_file import write_results
 
 from graph_writer.interactions import InteractionStatements
 from graph_writer.rows import GraphBatch, plan_batch
@@ -36,7 +33,6 @@ from polystream_common.sink import SinkRecord
 from polystream_common.topics import USER_EVENTS
 from polystream_readmodels.graph import GraphLabels
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH = 5_000  # the consumer loop's default batch_size: the service's batches, at most
 TARGET = 0.7
 
@@ -144,15 +140,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = [asyncio.run(bench_graph_writer(args.events, Path(tmp))) for _ in range(args.repeat)]
-    results = {
-        "command": shlex.join(["python", "bench/graph_bench.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "graph_writer_vs_raw_unwind_merge": run.median_run(runs),
-    }
-    out = ROOT / "bench" / "results" / "graph_writer.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results("graph_writer", {"graph_writer_vs_raw_unwind_merge": run.median_run(runs)})
 
 
 if __name__ == "__main__":

@@ -18,11 +18,6 @@ timing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import shlex
-import sys
 import tempfile
 import time
 import uuid
@@ -33,13 +28,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from results_file import write_results
 
 from polystream_common.schemas import UserEventV1, UserEventV2
 from polystream_common.sink import SinkRecord
 from polystream_lake import USER_EVENTS_LAKE, LakeWriter, compact, open_lake
 from polystream_lake.streams import to_table
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH = 5_000
 PARTITIONS = 6
 TOPIC = "user.events"
@@ -149,15 +144,7 @@ def main() -> None:
             runs.append(bench_once(args.records, Path(tmp)))
     ordered = sorted(runs, key=lambda r: float(r["ratio"]))
     median = {**ordered[len(ordered) // 2], "ratios_of_runs": [r["ratio"] for r in runs]}
-    results = {
-        "command": shlex.join(["python", "bench/lake_bench.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "lake_writer_vs_raw_write_table": median,
-    }
-    out = ROOT / "bench" / "results" / "lake.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results("lake", {"lake_writer_vs_raw_write_table": median})
 
 
 if __name__ == "__main__":

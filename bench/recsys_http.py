@@ -38,7 +38,6 @@ import asyncio
 import json
 import math
 import os
-import platform
 import random
 import shlex
 import shutil
@@ -61,11 +60,13 @@ import asyncpg
 import httpx
 import numpy as np
 import redis.asyncio as aioredis
+import wrk
 from neo4j import AsyncGraphDatabase
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from pymilvus import MilvusClient
 from pymongo import AsyncMongoClient
+from results_file import write_results
 
 from embedder.settings import ProfileSettings
 from graph_writer.bootstrap import bootstrap
@@ -93,11 +94,11 @@ from polystream_vectors.collections import (
 from polystream_vectors.milvus import MilvusVectorStore
 from polystream_vectors.settings import MilvusSettings
 from polystream_vectors.store import Point, point_id
+from polystream_web.server import free_port
 from producer.generators import Catalog, UserBehaviour
 from producer.vocabulary import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 MODEL_DIR = ROOT / ".cache" / "models" / "all-MiniLM-L6-v2"
 
 SEED = 1
@@ -121,7 +122,7 @@ STEP, STEPS = "polystream_recommend_step_seconds", ("vector", "graph", "rank")
 # it writes must outlive it and the hit runs after it.
 HIT_TTL_S = {"recommendations": 600.0, "search": 600.0, "analytics": 30.0}
 
-# Prints wrk's own figures as one JSON line: percentiles straight from its histogram (µs).
+# wrk's requests: rotates over the paths (bench/wrk.py appends the figures' printer).
 WRK_LUA = """
 local paths = { __PATHS__ }
 local counter = 0
@@ -135,16 +136,6 @@ end
 request = function()
   i = i + 1
   return wrk.format("GET", paths[(i % #paths) + 1])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,'
-    .. '"read":%d,"write":%d,"status":%d,"timeout":%d},"latency_us":{"mean":%.1f,'
-    .. '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}}\\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
-    e.status, e.timeout, latency.mean, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), latency.max))
 end
 """
 
@@ -466,12 +457,6 @@ async def drop_namespace(stack: Stack, ns: BenchNamespace) -> None:
 # -- the API processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def api_env(stack: Stack, ns: BenchNamespace, port: int, *, cache: bool) -> dict[str, str]:
     """``RECSYS_API_*`` settings of one instance in the namespace; ``cache=False``: every request
     computes (the miss path)."""
@@ -546,71 +531,8 @@ async def api_process(env: dict[str, str], log: Path) -> AsyncIterator[str]:
 # -- load and metrics -----------------------------------------------------------------------------
 
 
-def ensure_wrk() -> str:
-    """wrk's path; installed from apt when missing (as deploy/local/install.sh does)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    found = shutil.which("wrk")
-    if not found:
-        raise RuntimeError("wrk is not on PATH after apt-get install wrk")
-    return found
-
-
 def write_lua(paths: Sequence[str], workdir: Path, name: str) -> Path:
-    script = workdir / f"{name}.lua"
-    listed = ", ".join(json.dumps(p) for p in paths)  # JSON strings are valid Lua strings here
-    script.write_text(WRK_LUA.replace("__PATHS__", listed))
-    return script
-
-
-async def wrk(
-    wrk_path: str, url: str, script: Path, threads: int, connections: int, seconds: int
-) -> dict[str, Any]:
-    """One wrk run; its figures in ms and requests/s, and the command line."""
-    command = [
-        wrk_path,
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-    ]
-    proc = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    stdout, _ = await proc.communicate()
-    text = stdout.decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {text}")
-    line = next((ln for ln in text.splitlines() if ln.startswith("WRK_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no figures: {text}")
-    raw = json.loads(line.removeprefix("WRK_JSON "))
-    latency = raw["latency_us"]
-    return {
-        "threads": threads,
-        "connections": connections,
-        "seconds": seconds,
-        "requests": raw["requests"],
-        "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-        "latency_ms": {key: round(value / 1000, 2) for key, value in latency.items()},
-        "errors": {key: n for key, n in raw["errors"].items() if n},
-        "wrk": shlex.join(["wrk", *command[1:-2], script.name, url]),
-    }
+    return wrk.write_script(workdir, name, WRK_LUA.replace("__PATHS__", wrk.lua_strings(paths)))
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -778,7 +700,7 @@ async def load_phase(
         ("saturation", SATURATION, SATURATION_S),
     ):
         before = await scrape(client)
-        run = await wrk(wrk_path, url, script, threads, connections, seconds)
+        run = await wrk.run(wrk_path, url, script, threads, connections, seconds)
         after = await scrape(client)
         run["server_side"] = histogram(
             after, before, "polystream_http_request_duration_seconds", route=route, status="200"
@@ -801,7 +723,7 @@ async def bench_recsys_http(workdir: Path, seed: int = SEED) -> dict[str, Any]:
     import run  # bench/run.py, which imports this module: only once it is loaded
 
     stack = Stack(run.STACK)
-    wrk_path = ensure_wrk()
+    wrk_path = wrk.ensure_wrk()
     ns = BenchNamespace(uuid.uuid4().hex[:8])
     load_at_start = load_average()
     data = synthetic_data(seed, PRODUCTS_COUNT, USERS, SESSIONS)
@@ -976,17 +898,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = asyncio.run(bench_recsys_http(Path(tmp), args.seed))
-    results = {
-        "command": shlex.join(["python", "bench/recsys_http.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "recsys_api_http": figures,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "recsys-http.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    write_results("recsys-http", {"recsys_api_http": figures})
 
 
 if __name__ == "__main__":

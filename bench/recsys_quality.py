@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from results_file import write_results
 
 from polystream_common.schemas import AnyUserEvent, Product
 from polystream_embeddings.encoder import Encoder, load_encoder
@@ -34,7 +32,6 @@ from recsys_api.quality import METHODS, QualityParameters, QualityReport, evalua
 from recsys_api.recommend import RecommendParameters
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 MODEL_DIR = ROOT / ".cache" / "models" / "all-MiniLM-L6-v2"
 SEEDS = (1, 2, 3)
 USERS, PRODUCTS, CAMPAIGNS = 300, 300, 12
@@ -151,16 +148,8 @@ def main() -> None:
         **{name: getattr(args, name) for name in RecommendParameters().model_dump()}
     )
     figures = bench_quality(args.seeds, args.sessions, recommend)
-    results = {
-        "command": shlex.join(["python", "bench/recsys_quality.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        **figures,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "recsys-quality.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({"mean": results["mean"]}, indent=2))
+    out = write_results("recsys-quality", figures, echo=False)
+    print(json.dumps({"mean": figures["mean"]}, indent=2))
     print(f"written to {out.relative_to(ROOT)}")
 
 

@@ -47,8 +47,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -75,6 +73,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from kafka_peer import java_producer_perf
 from pymongo import AsyncMongoClient
+from results_file import RESULTS, write_results
+from stack_env import read_stack_env
 
 from polystream_common.schemas import Event
 from polystream_common.sink import SinkRecord
@@ -82,18 +82,6 @@ from polystream_common.topics import CHAT_MESSAGES, SENSOR_READINGS, USER_EVENTS
 from polystream_embeddings.settings import EmbeddingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-
-
-def read_stack_env() -> dict[str, str]:
-    """Ports and credentials of the local stack (deploy/local/stack.env)."""
-    env: dict[str, str] = {}
-    for line in (ROOT / "deploy" / "local" / "stack.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 STACK = read_stack_env()
@@ -417,19 +405,6 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     one noisy run must not make the figure."""
     ordered = sorted(runs, key=lambda run: float(run["ratio"]))
     return {**ordered[len(ordered) // 2], "ratios_of_runs": [run["ratio"] for run in runs]}
-
-
-def write_results(name: str, figures: dict[str, Any]) -> None:
-    results = {
-        "command": shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        **figures,
-    }
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
 
 
 def main() -> None:

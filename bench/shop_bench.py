@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -42,16 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import wrk
 from pymongo import MongoClient
-from recsys_http import ensure_wrk, wrk
+from results_file import write_results
+from stack_env import read_stack_env
 
 from polystream_common.settings import PostgresSettings
+from polystream_web.server import free_port
 from shop_api.store import SHOP_MIGRATIONS
-from shop_api.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-STACK_ENV = ROOT / "deploy" / "local" / "stack.env"
 
 SPREAD_PRODUCTS = 1_000
 STOCK = 1_000_000_000
@@ -79,27 +76,7 @@ request = function()
   return wrk.format("POST", "/orders",
     {["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. n}, body)
 end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,'
-    .. '"read":%d,"write":%d,"status":%d,"timeout":%d},"latency_us":{"mean":%.1f,'
-    .. '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}}\\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
-    e.status, e.timeout, latency.mean, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), latency.max))
-end
 """
-
-
-def stack_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in STACK_ENV.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 def postgres_settings(stack: dict[str, str]) -> PostgresSettings:
@@ -112,10 +89,8 @@ def postgres_settings(stack: dict[str, str]) -> PostgresSettings:
 
 
 def write_lua(products: list[str], run: str, workdir: Path, name: str) -> Path:
-    script = workdir / f"{name}.lua"
-    listed = ", ".join(json.dumps(p) for p in products)
-    script.write_text(ORDERS_LUA.replace("__PRODUCTS__", listed).replace("__RUN__", run))
-    return script
+    lua = ORDERS_LUA.replace("__PRODUCTS__", wrk.lua_strings(products)).replace("__RUN__", run)
+    return wrk.write_script(workdir, name, lua)
 
 
 async def raw_floor(
@@ -174,7 +149,7 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 
 
 async def bench_shop(workdir: Path) -> dict[str, Any]:
-    stack = stack_env()
+    stack = read_stack_env()
     pg = postgres_settings(stack)
     ns = f"bench_shop_{uuid.uuid4().hex[:8]}"
     hot, spread = ["hot"], [f"p{i:04d}" for i in range(SPREAD_PRODUCTS)]
@@ -213,7 +188,7 @@ async def bench_shop(workdir: Path) -> dict[str, Any]:
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    wrk_path = ensure_wrk()
+    wrk_path = wrk.ensure_wrk()
     load_before = [round(x, 2) for x in os.getloadavg()]
     http: dict[str, dict[str, Any]] = {}
     floor: dict[str, dict[str, Any]] = {}
@@ -223,7 +198,9 @@ async def bench_shop(workdir: Path) -> dict[str, Any]:
             http[kind] = {}
             for level, (threads, connections) in (("low", LOW), ("saturation", SATURATION)):
                 script = write_lua(products, f"{kind}{level}{ns}", workdir, f"{kind}-{level}")
-                http[kind][level] = await wrk(wrk_path, base, script, threads, connections, SECONDS)
+                http[kind][level] = await wrk.run(
+                    wrk_path, base, script, threads, connections, SECONDS
+                )
         # The server first: requests in flight when wrk stopped still commit (wrk does not count
         # them), and the counts below must be read in one snapshot after the last commit.
         process.terminate()
@@ -284,17 +261,7 @@ def main() -> None:
     parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = asyncio.run(bench_shop(Path(tmp)))
-    results = {
-        "command": shlex.join(["python", "bench/shop_bench.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "shop_api_orders": figures,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "shop.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(json.dumps(results, indent=2, default=str))
-    print(f"written to {out.relative_to(ROOT)}")
+    write_results("shop", {"shop_api_orders": figures})
 
 
 if __name__ == "__main__":

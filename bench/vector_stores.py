@@ -38,12 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -57,6 +52,8 @@ import numpy as np
 from pymilvus import AsyncMilvusClient, DataType
 from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
+from results_file import write_results
+from stack_env import read_stack_env
 
 from polystream_vectors.milvus import MilvusVectorStore
 from polystream_vectors.qdrant import QdrantVectorStore
@@ -70,7 +67,6 @@ from polystream_vectors.store import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 
 DIMENSION = 384
 TOP_K = 10
@@ -96,17 +92,6 @@ QDRANT_LOCAL_POINTS = 3_000
 QDRANT_LOCAL_QUERIES = 50
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def read_stack_env() -> dict[str, str]:
-    """Ports and credentials of the local stack (deploy/local/stack.env)."""
-    env: dict[str, str] = {}
-    for line in (ROOT / "deploy" / "local" / "stack.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,20 +589,6 @@ async def bench_vector_stores(
     }
 
 
-def write_results(name: str, figures: dict[str, Any]) -> None:
-    """bench/results/<name>.json, shaped as bench/run.py writes its results."""
-    results = {
-        "command": shlex.join(["python", "bench/vector_stores.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        **figures,
-    }
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=20_000, help="points upserted to Milvus")
@@ -639,7 +610,6 @@ def main() -> None:
             repeat=args.repeat,
         )
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
     write_results("vector_stores", figures)
 
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -42,11 +40,11 @@ from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
+from results_file import write_results
 
 from polystream_lake import LAKE_STREAMS_BY_NAME, BatchFile, partition_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 PROJECT = ROOT / "warehouse"
 DBT = Path(sys.executable).with_name("dbt")
 START = date(2026, 11, 2)
@@ -329,25 +327,6 @@ def bench_warehouse(events: int, workdir: Path, repeat: int = 3) -> dict[str, An
     }
 
 
-def write_results(name: str, figures: dict[str, Any]) -> None:
-    results = {
-        "command": shlex.join(["python", "bench/warehouse_bench.py", *sys.argv[1:]]),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            # A shared machine: what else ran shows here (the ratios absorb some of it).
-            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
-        },
-        **figures,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the 8-day lake")
@@ -357,7 +336,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = bench_warehouse(args.events, Path(tmp), args.repeat)
-    write_results("warehouse", {"warehouse_dbt_vs_raw_scan": figures})
+    write_results(
+        "warehouse",
+        {"warehouse_dbt_vs_raw_scan": figures},
+        # A shared machine: what else ran shows here (the ratios absorb some of it).
+        machine={"load_average_1m_at_end": round(os.getloadavg()[0], 1)},
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 from neo4j import AsyncDriver, AsyncGraphDatabase
-from prometheus_client import make_asgi_app
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -35,13 +34,13 @@ from polystream_vectors.collections import (
 )
 from polystream_vectors.milvus import MilvusVectorStore
 from polystream_vectors.store import VectorStore
+from polystream_web.app import create_api
 from recsys_api.adapters import MongoChat, Neo4jGraph, PostgresEngagement
 from recsys_api.analytics import router as analytics_router
 from recsys_api.cache import LookAsideCache, redis_client
 from recsys_api.deps import Collections, Resources
 from recsys_api.errors import install_error_handlers
 from recsys_api.invalidations import InvalidationSink
-from recsys_api.observability import instrument
 from recsys_api.recommend import (
     ChatReader,
     EngagementReader,
@@ -49,7 +48,7 @@ from recsys_api.recommend import (
     Recommender,
 )
 from recsys_api.routes import router
-from recsys_api.security import install_api_key, install_rate_limits
+from recsys_api.security import build_limiter
 from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
@@ -173,20 +172,16 @@ def create_app(
             finally:
                 del app.state.resources
 
-    app = FastAPI(
+    return create_api(
         title="recsys-api",
         summary="Hybrid recommendations, semantic search and analytics over HTTP.",
         version="0.1.0",
         lifespan=lifespan,
+        api_key=settings.api_key,
+        limits=build_limiter(settings.rate_limit),
+        install_error_handlers=install_error_handlers,
+        routers=[router, analytics_router],
     )
-    instrument(app)
-    install_api_key(app, settings.api_key)
-    install_rate_limits(app, settings.rate_limit)
-    install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(analytics_router)
-    app.mount("/metrics", make_asgi_app())
-    return app
 
 
 def _required(value: Any) -> Any:

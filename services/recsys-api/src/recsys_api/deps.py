@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends
 from neo4j import AsyncDriver
 from pymongo.asynchronous.database import AsyncDatabase
 
 from polystream_embeddings.encoder import Encoder
 from polystream_vectors.store import VectorStore
+from polystream_web.app import AppResources
 from recsys_api.cache import LookAsideCache
 from recsys_api.recommend import Recommender
 from recsys_api.settings import RecsysApiSettings
@@ -44,39 +45,12 @@ class Resources:
     mongo: AsyncDatabase[dict[str, Any]] | None = None
 
 
-def get_resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
+resources = AppResources(Resources)
 
-
-def get_settings(request: Request) -> RecsysApiSettings:
-    return get_resources(request).settings
-
-
-def get_encoder(request: Request) -> Encoder:
-    return get_resources(request).encoder
-
-
-def get_store(request: Request) -> VectorStore:
-    return get_resources(request).store
-
-
-def get_collections(request: Request) -> Collections:
-    return get_resources(request).collections
-
-
-def get_recommender(request: Request) -> Recommender:
-    return get_resources(request).recommender
-
-
-def get_cache(request: Request) -> LookAsideCache:
-    return get_resources(request).cache
-
-
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
-SettingsDep = Annotated[RecsysApiSettings, Depends(get_settings)]
-EncoderDep = Annotated[Encoder, Depends(get_encoder)]
-StoreDep = Annotated[VectorStore, Depends(get_store)]
-CollectionsDep = Annotated[Collections, Depends(get_collections)]
-RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
-CacheDep = Annotated[LookAsideCache, Depends(get_cache)]
+ResourcesDep = Annotated[Resources, Depends(resources.get)]
+SettingsDep = Annotated[RecsysApiSettings, Depends(resources.part(lambda r: r.settings))]
+EncoderDep = Annotated[Encoder, Depends(resources.part(lambda r: r.encoder))]
+StoreDep = Annotated[VectorStore, Depends(resources.part(lambda r: r.store))]
+CollectionsDep = Annotated[Collections, Depends(resources.part(lambda r: r.collections))]
+RecommenderDep = Annotated[Recommender, Depends(resources.part(lambda r: r.recommender))]
+CacheDep = Annotated[LookAsideCache, Depends(resources.part(lambda r: r.cache))]

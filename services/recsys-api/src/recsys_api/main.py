@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from polystream_common.cli import service_app
 from polystream_common.logs import configure_logging
+from polystream_web.server import serve as serve_api
 from recsys_api.app import create_app
 from recsys_api.settings import RecsysApiSettings
 
@@ -18,15 +18,7 @@ def serve() -> None:
     settings = RecsysApiSettings()
     configure_logging(settings.log_level, json=settings.log_json)
     settings.log_effective()
-    # log_config=None: uvicorn keeps the logging configured above instead of its own. No access
-    # log: a line per request costs more than a cache hit; the request metrics count them.
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    serve_api(create_app(settings), settings.host, settings.port)
 
 
 @app.callback(invoke_without_command=True)

@@ -9,11 +9,10 @@ side's :class:`ValueError` becomes a 422 with its message, and an id without a v
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
@@ -32,6 +31,7 @@ from polystream_vectors.semantic import (
     UserHit,
 )
 from polystream_vectors.store import VectorStore
+from polystream_web.health import install_health_routes, readiness_response, run_probes
 from recsys_api.deps import (
     CacheDep,
     Collections,
@@ -43,7 +43,6 @@ from recsys_api.deps import (
 )
 from recsys_api.errors import ApiError, invalid_parameters
 from recsys_api.recommend import Recommendations
-from recsys_api.settings import RecsysApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +176,6 @@ class RecommendationsResponse(BaseModel):
         )
 
 
-class Health(BaseModel):
-    status: str = "ok"
-
-
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"model": ApiError}}
 
 
@@ -302,24 +297,12 @@ async def similar_users(
     return SimilarUsersResponse(user_id=user_id, results=[UserResult.of(hit) for hit in hits])
 
 
-@router.get("/healthz", response_model=Health, tags=["health"])
-async def healthz() -> Health:
-    """The process is up and serving (liveness): checks nothing else."""
-    return Health()
-
-
-@router.get(
-    "/readyz",
-    response_model=dict[str, str],
-    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": dict[str, str]}},
-    tags=["health"],
-)
 async def readyz(request: Request, resources: ResourcesDep) -> JSONResponse:
     """Whether the dependencies answer (readiness): 200 with each one's ``"ok"``, or 503 naming
     what is down. Redis is reported but does not make the API unready: without it every read is
     served from the stores. A consumer of ``cache.invalidations`` that stopped does."""
     settings = resources.settings
-    probes: dict[str, Coroutine[Any, Any, Any]] = {
+    probes: dict[str, Awaitable[Any]] = {
         "milvus": _ping_store(resources.store, resources.collections)
     }
     if resources.neo4j is not None:
@@ -330,15 +313,11 @@ async def readyz(request: Request, resources: ResourcesDep) -> JSONResponse:
         probes["mongodb"] = resources.mongo.command("ping")
     if settings.cache.enabled:
         probes["redis"] = resources.cache.ping()
-    names = list(probes)
-    results = await asyncio.gather(*(_check(probes[name], settings) for name in names))
-    checks = dict(zip(names, results, strict=True))
+    checks = await run_probes(probes, settings.readiness_timeout_s, log=log)
     failed: str | None = getattr(request.app.state, "invalidations_error", None)
     if failed is not None:
         checks["cache_invalidations"] = f"down: {failed}"
-    ready = all(value == "ok" for name, value in checks.items() if name != "redis")
-    code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
-    return JSONResponse(checks, status_code=code)
+    return readiness_response(checks)
 
 
 async def _ping_store(store: VectorStore, collections: Collections) -> None:
@@ -349,12 +328,4 @@ async def _ping_store(store: VectorStore, collections: Collections) -> None:
         await store.retrieve(collections.products, [1])
 
 
-async def _check(probe: Coroutine[Any, Any, Any], settings: RecsysApiSettings) -> str:
-    try:
-        await asyncio.wait_for(probe, settings.readiness_timeout_s)
-    except TimeoutError:
-        return f"down: no answer within {settings.readiness_timeout_s}s"
-    except Exception as exc:  # any failure means not ready; the reason is shown
-        log.warning("readiness check failed", exc_info=True)
-        return f"down: {type(exc).__name__}"
-    return "ok"
+install_health_routes(router, readyz)

@@ -11,12 +11,11 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 from pymongo import AsyncMongoClient
 
+from polystream_web.app import create_api
 from polystream_web.cache import LookAsideCache, redis_client
-from polystream_web.observability import instrument
-from polystream_web.security import build_limiter, install_api_key, install_rate_limits
+from polystream_web.security import build_limiter
 from shop_api.analytics import router as analytics_router
 from shop_api.carts import MongoCarts
 from shop_api.deps import Resources
@@ -70,18 +69,14 @@ def create_app(settings: ShopApiSettings) -> FastAPI:
             finally:
                 del app.state.resources
 
-    app = FastAPI(
+    return create_api(
         title="shop-api",
         summary="Carts in MongoDB, ACID orders and stock in PostgreSQL, a transactional outbox"
         " into Kafka.",
         version="0.1.0",
         lifespan=lifespan,
+        api_key=settings.api_key,
+        limits=build_limiter(settings.rate_limit, RATE_LIMIT_KEY_PREFIX),
+        install_error_handlers=install_error_handlers,
+        routers=[router, analytics_router],
     )
-    instrument(app)
-    install_api_key(app, settings.api_key)
-    install_rate_limits(app, build_limiter(settings.rate_limit, RATE_LIMIT_KEY_PREFIX))
-    install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(analytics_router)
-    app.mount("/metrics", make_asgi_app())
-    return app

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends
 from pymongo.asynchronous.database import AsyncDatabase
 
+from polystream_web.app import AppResources
 from polystream_web.cache import LookAsideCache
 from shop_api.carts import MongoCarts
 from shop_api.settings import ShopApiSettings
@@ -26,29 +27,10 @@ class Resources:
     cache: LookAsideCache
 
 
-def get_resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
+resources = AppResources(Resources)
 
-
-def get_settings(request: Request) -> ShopApiSettings:
-    return get_resources(request).settings
-
-
-def get_pool(request: Request) -> asyncpg.Pool:
-    return get_resources(request).pool
-
-
-def get_carts(request: Request) -> MongoCarts:
-    return get_resources(request).carts
-
-
-def get_cache(request: Request) -> LookAsideCache:
-    return get_resources(request).cache
-
-
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
-SettingsDep = Annotated[ShopApiSettings, Depends(get_settings)]
-PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-CartsDep = Annotated[MongoCarts, Depends(get_carts)]
-CacheDep = Annotated[LookAsideCache, Depends(get_cache)]
+ResourcesDep = Annotated[Resources, Depends(resources.get)]
+SettingsDep = Annotated[ShopApiSettings, Depends(resources.part(lambda r: r.settings))]
+PoolDep = Annotated[asyncpg.Pool, Depends(resources.part(lambda r: r.pool))]
+CartsDep = Annotated[MongoCarts, Depends(resources.part(lambda r: r.carts))]
+CacheDep = Annotated[LookAsideCache, Depends(resources.part(lambda r: r.cache))]

@@ -15,12 +15,12 @@ import asyncio
 
 import asyncpg
 import typer
-import uvicorn
 
 from polystream_common.cli import service_app
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
 from polystream_common.runtime import consumer_main
+from polystream_web.server import serve as serve_api
 from shop_api.app import create_app
 from shop_api.bootstrap import bootstrap
 from shop_api.relay import run_relay
@@ -39,14 +39,7 @@ def _settings() -> ShopApiSettings:
 
 def serve() -> None:
     settings = _settings()
-    # No access log: the request metrics count requests; a line each costs more than a read.
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    serve_api(create_app(settings), settings.host, settings.port)
 
 
 @app.callback(invoke_without_command=True)

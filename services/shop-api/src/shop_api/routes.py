@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from polystream_web.cache import CacheUnavailableError, LookAsideCache
 from polystream_web.errors import ApiError
+from polystream_web.health import install_health_routes, readiness_response, run_probes
 from shop_api import store
 from shop_api.carts import Cart
 from shop_api.deps import CacheDep, CartsDep, PoolDep, ResourcesDep, SettingsDep
@@ -379,45 +379,15 @@ async def order_history(
 # -- health ------------------------------------------------------------------------------------
 
 
-class Health(BaseModel):
-    status: str = "ok"
-
-
-@router.get("/healthz", response_model=Health, tags=["health"])
-async def healthz() -> Health:
-    """The process is up (liveness)."""
-    return Health()
-
-
-@router.get(
-    "/readyz",
-    response_model=dict[str, str],
-    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": dict[str, str]}},
-    tags=["health"],
-)
 async def readyz(resources: ResourcesDep, settings: SettingsDep) -> JSONResponse:
     """PostgreSQL and MongoDB answer (readiness); Redis is reported, but the API serves without
     it (every read then goes to PostgreSQL)."""
-    probes: dict[str, Coroutine[Any, Any, Any]] = {
+    probes: dict[str, Awaitable[Any]] = {
         "postgres": resources.pool.fetchval("SELECT 1"),
         "mongodb": resources.mongo.command("ping"),
         "redis": resources.cache.ping(),
     }
-    names = list(probes)
-    results = await asyncio.gather(
-        *(_check(probes[n], settings.readiness_timeout_s) for n in names)
-    )
-    checks = dict(zip(names, results, strict=True))
-    ready = all(value == "ok" for name, value in checks.items() if name != "redis")
-    code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
-    return JSONResponse(checks, status_code=code)
+    return readiness_response(await run_probes(probes, settings.readiness_timeout_s))
 
 
-async def _check(probe: Coroutine[Any, Any, Any], timeout_s: float) -> str:
-    try:
-        await asyncio.wait_for(probe, timeout_s)
-    except TimeoutError:
-        return f"down: no answer within {timeout_s}s"
-    except Exception as exc:
-        return f"down: {type(exc).__name__}"
-    return "ok"
+install_health_routes(router, readyz)
