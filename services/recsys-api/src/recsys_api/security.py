@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
 from polystream_web import security as web_security
 from polystream_web.security import (
@@ -30,11 +30,6 @@ KEY_PREFIX: Final = "recsys-api-ratelimit"
 def build_limiter(settings: RateLimitSettings) -> RateLimits:
     """recsys-api's limits; raises :class:`ValueError` on a limit that does not parse."""
     return web_security.build_limiter(settings, KEY_PREFIX, {ANALYTICS_SCOPE: settings.analytics})
-
-
-def install_rate_limits(app: FastAPI, settings: RateLimitSettings) -> None:
-    """The default limit on every route of ``app``, and the analytics scope."""
-    web_security.install_rate_limits(app, build_limiter(settings))
 
 
 _enforce_analytics = web_security.scope_limit(ANALYTICS_SCOPE, "on the analytics routes")
@@ -57,6 +52,5 @@ __all__ = [
     "enforce_analytics_limit",
     "enforce_default_limit",
     "install_api_key",
-    "install_rate_limits",
     "require_api_key",
 ]
