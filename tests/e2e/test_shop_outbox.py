@@ -21,9 +21,8 @@ from typing import Any
 import asyncpg
 from confluent_kafka import Producer
 
-from polystream_common.schemas import Product, UserEventV2
-from polystream_common.topics import PRODUCTS, USER_EVENTS
-from shop_api.events import ORDER_PLACED, OrderPlaced
+from polystream_common.schemas import OrderPlaced, Product, UserEventV2
+from polystream_common.topics import ORDER_PLACED, PRODUCTS, USER_EVENTS
 
 from .conftest import (
     E2ENamespace,
