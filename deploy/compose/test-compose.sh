@@ -5,9 +5,9 @@
 #      (the data root is the image and build cache: a second run rebuilds nothing that is unchanged)
 #   3. base images made offline: debootstrap bookworm (its tarball cached in .cache/compose), tagged
 #      python:3.11-slim-bookworm and debian:bookworm-slim; ghcr.io/astral-sh/uv:0.9 from PyPI's uv
-#      wheel. So the services' Dockerfiles build unchanged.
+#      wheel. So services/Dockerfile builds unchanged.
 #   4. the stand-ins of compose.local-images.yaml (standins/*.Dockerfile, from deploy/local's pieces)
-#      and every service image (services/*/Dockerfile), `docker build --network=host`
+#      and every service image (services/Dockerfile, one target each), `docker build --network=host`
 #   5. `docker-compose up` of compose.yaml + compose.local-images.yaml, every healthcheck awaited
 #   6. tests/deploy/test_compose_engine.py: a known load, exact counts in every store and in the
 #      lake, an order through shop-api, Prometheus scraping every service
@@ -172,11 +172,12 @@ stage() {  # name, then source:dest pairs relative to the context
   done
 }
 
-build() {  # tag, dockerfile, context
-  local log="$CACHE/logs/build-${1//[\/:]/_}.log" start=$SECONDS
+build() {  # tag, dockerfile, context, then docker build's own options
+  local tag=$1 dockerfile=$2 context=$3 log="$CACHE/logs/build-${1//[\/:]/_}.log" start=$SECONDS
+  shift 3
   mkdir -p "$CACHE/logs"
-  if ! DOCKER_BUILDKIT=1 $DOCKER build --network=host --progress=plain -t "$1" -f "$2" "$3" \
-       >"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=1 $DOCKER build --network=host --progress=plain -t "$tag" -f "$dockerfile" \
+       "$@" "$context" >"$log" 2>&1; then
     tail -40 "$log" >&2
     die "build of $1 failed (log: $log)"
   fi
@@ -212,10 +213,10 @@ images() {
   stage prometheus
   build polystream-standin/prometheus:2 "$CACHE/context/prometheus/prometheus.Dockerfile" "$CACHE/context/prometheus"
 
-  step "service images (services/*/Dockerfile)"
+  step "service images (services/Dockerfile, a target each)"
   local svc
   for svc in "${SERVICES[@]}"; do
-    build "polystream/$svc:$TAG" "$ROOT/services/$svc/Dockerfile" "$ROOT"
+    build "polystream/$svc:$TAG" "$ROOT/services/Dockerfile" "$ROOT" --target "$svc" --build-arg "SERVICE=$svc"
   done
   $DOCKER image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^polystream' | sort
 }

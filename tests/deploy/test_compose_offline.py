@@ -1,8 +1,8 @@
 """deploy/compose validated without an engine: the compose files against the compose specification
 (check-jsonschema's vendored schema) and docker-compose's own model (`docker-compose config -q`),
 every polystream service's command is a module of this workspace, and every environment variable
-compose (or an image's Dockerfile) sets for a service is a field its settings class reads. Each
-validator also refuses a broken input, so a green run means it looked.
+compose (or the service's target of services/Dockerfile) sets for a service is a field its
+settings class reads. Each validator also refuses a broken input, so a green run means it looked.
 
 Tools: check-jsonschema in a cached virtualenv (.cache/compose-tools, pip from PyPI), Debian's
 docker-compose 1.29 (installed with apt when missing and we are root)."""
@@ -183,12 +183,49 @@ def package_of(service: str, svc: dict[str, Any]) -> str:
     return command_module(service, svc).split(".")[0]
 
 
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+
+
 def service_folder(service: str, svc: dict[str, Any]) -> str:
-    """The services/<folder> whose Dockerfile builds the service's image."""
-    dockerfile = str(svc["build"]["dockerfile"])
-    match = re.fullmatch(r"services/([a-z0-9-]+)/Dockerfile", dockerfile)
-    assert match, f"{service}: built from {dockerfile}, not services/<name>/Dockerfile"
-    return match.group(1)
+    """The services/<folder> whose target of services/Dockerfile builds the service's image; the
+    build's SERVICE (the package the virtualenv is synced for) must name the same folder."""
+    build = svc["build"]
+    assert build["dockerfile"] == "services/Dockerfile", f"{service}: {build['dockerfile']}"
+    target = str(build.get("target"))
+    assert build.get("args", {}).get("SERVICE") == target, (
+        f"{service}: target {target} built with SERVICE={build.get('args', {}).get('SERVICE')}"
+    )
+    return target
+
+
+def dockerfile_stages(text: str) -> dict[str, tuple[str, str]]:
+    """Each stage of a Dockerfile: its name -> (what it is FROM, its instructions, continuation
+    lines joined)."""
+    stages: dict[str, tuple[str, str]] = {}
+    name = parent = ""
+    body: list[str] = []
+    for line in [*text.replace("\\\n", " ").splitlines(), "FROM end AS end"]:
+        if found := re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line, flags=re.IGNORECASE):
+            if name:
+                stages[name] = (parent, "\n".join(body))
+            parent, name, body = found.group(1), found.group(2) or "", []
+        elif line.strip() and not line.startswith("#"):
+            body.append(line)
+    return stages
+
+
+def image_text(folder: str, dockerfile: Path = DOCKERFILE) -> str:
+    """The instructions of services/Dockerfile's target ``folder`` and of the stages it is built
+    FROM, in order (what its image's config holds: ENV, CMD, EXPOSE...)."""
+    stages = dockerfile_stages(dockerfile.read_text())
+    assert folder in stages, f"services/Dockerfile has no target {folder}"
+    chain: list[str] = []
+    stage = folder
+    while stage in stages:
+        parent, body = stages[stage]
+        chain.insert(0, body)
+        stage = parent
+    return "\n".join(chain)
 
 
 def module_problem(folder: str, module: str) -> str | None:
@@ -205,10 +242,10 @@ def module_problem(folder: str, module: str) -> str | None:
 
 
 def image_cmd(folder: str) -> list[str]:
-    """The exec-form CMD of services/<folder>/Dockerfile (the last one)."""
-    text = (ROOT / "services" / folder / "Dockerfile").read_text()
+    """The exec-form CMD of the image of services/Dockerfile's target ``folder``."""
+    text = image_text(folder)
     cmds = re.findall(r"^CMD (\[.*\])\s*$", text, flags=re.MULTILINE)
-    assert cmds, f"services/{folder}/Dockerfile has no exec-form CMD"
+    assert cmds, f"services/Dockerfile's {folder} has no exec-form CMD"
     cmd = json.loads(cmds[-1])
     assert isinstance(cmd, list)
     return [str(c) for c in cmd]
@@ -216,9 +253,10 @@ def image_cmd(folder: str) -> list[str]:
 
 def test_every_service_command_is_a_module_of_the_project() -> None:
     """Every folder of services/ has a compose service of its name running its own package
-    (``python -m <package>``), built from its own Dockerfile; further services built from that
-    Dockerfile (shop-api's relay and catalog, the orchestrator's Dagster daemon and webserver, a
-    profile's variant) run that package too, and the image's own CMD is one of those commands."""
+    (``python -m <package>``), built from its own target of services/Dockerfile; further services
+    built from that target (shop-api's relay and catalog, the orchestrator's Dagster daemon and
+    webserver, a profile's variant) run that package too, and the image's own CMD is one of those
+    commands."""
     services = polystream_services(load(COMPOSE))
     folders = {p.name for p in (ROOT / "services").iterdir() if p.is_dir()}
     by_folder: dict[str, dict[str, dict[str, Any]]] = {}
@@ -242,8 +280,20 @@ def test_every_service_command_is_a_module_of_the_project() -> None:
         assert any(s["command"][: len(cmd)] == cmd for s in group.values()), (
             f"{folder}: the image's CMD {cmd} is none of its compose commands"
         )
-        dockerfile = (ROOT / "services" / folder / "Dockerfile").read_text()
-        assert f"--package {folder}" in dockerfile
+
+
+def test_the_image_checks_read_a_targets_own_stages_and_refuse_a_mismatched_build() -> None:
+    embedder, producer = image_text("embedder"), image_text("producer")
+    assert "COPY --from=model /opt/model /opt/model" in embedder  # through runtime-onnx
+    assert "COPY --from=build /opt/venv /opt/venv" in producer  # through runtime
+    assert "--from=model" not in producer and "EMBEDDER_" not in producer
+    with pytest.raises(AssertionError):
+        image_text("no-such-service")
+    mismatched = {"dockerfile": "services/Dockerfile", "target": "producer"}
+    with pytest.raises(AssertionError):
+        service_folder("producer", {"build": {**mismatched, "args": {"SERVICE": "embedder"}}})
+    with pytest.raises(AssertionError):
+        service_folder("producer", {"build": mismatched})
 
 
 def test_the_command_check_refuses_a_module_that_is_not_the_services() -> None:
@@ -404,9 +454,10 @@ def test_the_shared_volumes_mount_points_belong_to_the_services_user() -> None:
             target = next(
                 str(v).split(":")[1] for v in svc["volumes"] if str(v).startswith(f"{volume}:")
             )
-            text = (ROOT / "services" / folder / "Dockerfile").read_text().replace("\\\n", " ")
-            owned = re.search(rf"mkdir[^\n]*\s{re.escape(target)}[\s&][^\n]*chown 65534", text)
-            assert owned, f"services/{folder}/Dockerfile does not make {target} user 65534's"
+            owned = re.search(
+                rf"mkdir[^\n]*\s{re.escape(target)}[\s&][^\n]*chown 65534", image_text(folder)
+            )
+            assert owned, f"services/Dockerfile's {folder} does not make {target} user 65534's"
 
 
 # -- environment variables -----------------------------------------------------------------------
@@ -457,9 +508,8 @@ def unread_variables(cls: type[ServiceSettings], names: list[str]) -> list[str]:
 
 
 def dockerfile_env(service: str) -> list[str]:
-    text = (ROOT / "services" / service / "Dockerfile").read_text().replace("\\\n", " ")
     names: list[str] = []
-    for line in text.splitlines():
+    for line in image_text(service).splitlines():
         if line.startswith("ENV "):
             names += re.findall(r"([A-Z][A-Z0-9_]*)=", line)
     return names

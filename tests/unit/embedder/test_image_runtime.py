@@ -1,6 +1,6 @@
 """The embedder's image carries only the runtime it needs: its locked dependencies (what
-``uv sync --no-dev --package embedder`` installs, as services/embedder/Dockerfile does) hold
-onnxruntime and tokenizers but neither torch nor sentence-transformers, which only the ``gpu``
+``uv sync --no-dev --package embedder`` installs, as services/Dockerfile's embedder target does)
+hold onnxruntime and tokenizers but neither torch nor sentence-transformers, which only the ``gpu``
 extra (and the image's throw-away export stage) brings."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_the_gpu_extra_brings_the_torch_backend(extra: str) -> None:
 
 
 def test_the_dockerfile_syncs_without_dev_or_extras_and_ships_the_onnx_export() -> None:
-    dockerfile = (ROOT / "services" / "embedder" / "Dockerfile").read_text()
+    dockerfile = (ROOT / "services" / "Dockerfile").read_text()
     syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
     assert syncs and all("--no-dev" in s and "--extra" not in s for s in syncs)
     assert "EMBEDDER_EMBEDDING__BACKEND=onnx" in dockerfile
