@@ -97,10 +97,41 @@ def test_store_failures_are_503_naming_the_store() -> None:
     assert str(StoreUnavailable("db", "x")) == "db is unavailable: x"
 
 
-def test_request_metrics_label_the_route_template() -> None:
-    with TestClient(make_app(None)) as client:
+def observed(route: str, status: str) -> float:
+    """How many requests REQUEST_SECONDS counted for ``route`` answered with ``status``."""
+    for metric in REQUEST_SECONDS.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if sample.name.endswith("_count") and (labels["route"], labels["status"]) == (
+                route,
+                status,
+            ):
+                return sample.value
+    return 0.0
+
+
+def test_request_metrics_label_the_route_template_and_the_status() -> None:
+    app = make_app(None)
+
+    @app.get("/bug")
+    def bug() -> None:
+        raise RuntimeError("not a store error")
+
+    before = {
+        key: observed(*key)
+        for key in [("/open/{item}", "200"), ("<unmatched>", "404"), ("/down", "503"),
+                    ("/bug", "500")]
+    }  # fmt: skip
+    with TestClient(app, raise_server_exceptions=False) as client:
         client.get("/open/one")
         client.get("/open/two")
         client.get("/no-such-path")
-    assert REQUEST_SECONDS.labels("/open/{item}", "GET", "200")._sum.get() > 0
-    assert REQUEST_SECONDS.labels("<unmatched>", "GET", "404")._sum.get() > 0
+        assert client.get("/down").status_code == 503
+        assert client.get("/bug").status_code == 500
+    counted = {key: observed(*key) - value for key, value in before.items()}
+    assert counted == {
+        ("/open/{item}", "200"): 2,
+        ("<unmatched>", "404"): 1,
+        ("/down", "503"): 1,
+        ("/bug", "500"): 1,
+    }
