@@ -179,9 +179,9 @@ build() {  # tag, dockerfile, context, then docker build's own options
   if ! DOCKER_BUILDKIT=1 $DOCKER build --network=host --progress=plain -t "$tag" -f "$dockerfile" \
        "$@" "$context" >"$log" 2>&1; then
     tail -40 "$log" >&2
-    die "build of $1 failed (log: $log)"
+    die "build of $tag failed (log: $log)"
   fi
-  printf '   %-40s %4ss\n' "$1" "$((SECONDS - start))"
+  printf '   %-40s %4ss\n' "$tag" "$((SECONDS - start))"
 }
 
 images() {
