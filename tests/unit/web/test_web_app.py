@@ -5,6 +5,7 @@ only Redis is down; a route gets the parts of what the lifespan opened."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -78,6 +79,15 @@ def test_a_route_gets_a_part_of_the_lifespan_resources() -> None:
         assert client.get("/name").json() == {"name": "shop"}
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/metrics").status_code == 200
+
+
+def test_what_startup_built_is_frozen_while_the_app_serves() -> None:
+    """Startup's objects are out of the collector's sight while the app runs, back after."""
+    assert gc.get_freeze_count() == 0
+    with TestClient(make_app({})) as client:
+        assert gc.get_freeze_count() > 1000
+        assert client.get("/name").status_code == 200
+    assert gc.get_freeze_count() == 0
 
 
 def test_ready_when_every_required_probe_answers_even_with_redis_down() -> None:

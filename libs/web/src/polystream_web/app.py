@@ -5,8 +5,9 @@ routes on what that lifespan hook opened (:class:`AppResources`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+import gc
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Generic, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
@@ -34,7 +35,9 @@ def create_api(
     """The app: ``lifespan`` opens (and closes) the clients; every request is measured, the API
     key and rate limits apply, the error handlers answer, then ``routers`` in order, and the
     Prometheus metrics are mounted at ``/metrics``. Nothing connects here."""
-    app = FastAPI(title=title, summary=summary, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title, summary=summary, version=version, lifespan=frozen_after_startup(lifespan)
+    )
     instrument(app)
     install_api_key(app, api_key)
     install_rate_limits(app, limits)
@@ -43,6 +46,27 @@ def create_api(
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     return app
+
+
+def frozen_after_startup(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """``lifespan``, then :func:`gc.freeze` until shutdown. What startup built (some 230k
+    objects of modules, clients and the model in recsys-api) lives as long as the process; frozen,
+    it is left out of the full collections that requests' survivors trigger now and then, which
+    otherwise walk it all (~200 ms here) and land in the latency tail (one wrk run each way:
+    recsys-api's cache-hit p99 at 16 connections went from 234 to 108 ms)."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            gc.freeze()
+            try:
+                yield
+            finally:
+                gc.unfreeze()
+
+    return run
 
 
 class AppResources(Generic[R]):
@@ -73,4 +97,4 @@ class AppResources(Generic[R]):
         return get_part
 
 
-__all__ = ["AppResources", "create_api"]
+__all__ = ["AppResources", "create_api", "frozen_after_startup"]
