@@ -73,8 +73,11 @@ def raw_tables(batch: list[SinkRecord[Any]]) -> list[pa.Table]:
 
 
 def bench_once(n: int, workdir: Path) -> dict[str, Any]:
+    """One run in a fresh directory under ``workdir`` (``make bench`` repeats this in one
+    workdir, beside the other parts' files)."""
     data = records(n)
     batches = [data[i : i + BATCH] for i in range(0, n, BATCH)]
+    workdir = Path(tempfile.mkdtemp(prefix="lake-bench-", dir=workdir))
     lake_dir, raw_dir = workdir / "lake", workdir / "raw"
     raw_dir.mkdir(parents=True)
     prepared = [raw_tables(b) for b in batches]
