@@ -18,8 +18,8 @@ What it does, in a namespace of its own, dropped after (a running ``make run`` i
    = stock deducted, and at least the 2xx answers wrk counted (requests in flight when wrk
    stops still commit, uncounted).
 
-``.venv/bin/python bench/shop_bench.py`` (``python bench/run.py --only shop`` once the lead wires
-it) writes bench/results/shop.json. wrk is installed from apt when missing. Not a test: nothing
+``.venv/bin/python bench/shop_bench.py`` (or ``python bench/run.py --only shop``) writes
+bench/results/shop.json. wrk is installed from apt when missing. Not a test: nothing
 here asserts a timing. On the shared 2-core machine wrk, the API and PostgreSQL share the CPUs:
 the load average at start and end is recorded beside the figures.
 """

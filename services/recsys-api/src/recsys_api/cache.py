@@ -15,9 +15,6 @@ from redis.asyncio import Redis
 
 from polystream_web import cache as web_cache
 from polystream_web.cache import (
-    CACHE_CIRCUIT_OPEN,
-    CACHE_FALLBACKS,
-    CACHE_REQUESTS,
     BreakerState,
     CacheUnavailableError,
     CircuitBreaker,
@@ -59,9 +56,6 @@ class LookAsideCache(web_cache.LookAsideCache):
 
 
 __all__ = [
-    "CACHE_CIRCUIT_OPEN",
-    "CACHE_FALLBACKS",
-    "CACHE_REQUESTS",
     "RECOMMENDATIONS",
     "SERVICE",
     "BreakerState",

@@ -28,7 +28,6 @@ from polystream_vectors.errors import UNAVAILABLE_ERRORS as UNAVAILABLE_VECTOR_E
 from polystream_vectors.errors import is_unavailable
 from polystream_web import errors as web_errors
 from polystream_web.errors import (
-    RETRY_AFTER_S,
     ApiError,
     StoreUnavailable,
     invalid_parameters,
@@ -87,7 +86,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 __all__ = [
-    "RETRY_AFTER_S",
     "ApiError",
     "StoreUnavailable",
     "install_error_handlers",

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from polystream_web import security as web_security
-from polystream_web.security import (
-    API_KEY_HEADER,
-    ApiKeyDep,
-    RateLimits,
-    enforce_default_limit,
-    install_api_key,
-    require_api_key,
-)
+from polystream_web.security import ApiKeyDep, RateLimits
 from recsys_api.settings import RateLimitSettings
 
 ANALYTICS_SCOPE: Final = "analytics"
@@ -32,25 +25,10 @@ def build_limiter(settings: RateLimitSettings) -> RateLimits:
     return web_security.build_limiter(settings, KEY_PREFIX, {ANALYTICS_SCOPE: settings.analytics})
 
 
-_enforce_analytics = web_security.scope_limit(ANALYTICS_SCOPE, "on the analytics routes")
-
-
-def enforce_analytics_limit(request: Request) -> None:
-    """Count this request against its client's analytics budget; 429 when it is spent."""
-    _enforce_analytics(request)
-
+enforce_analytics_limit = web_security.scope_limit(ANALYTICS_SCOPE, "on the analytics routes")
+"""Counts a request against its client's analytics budget; 429 when it is spent."""
 
 AnalyticsLimitDep = Depends(enforce_analytics_limit)
 """``dependencies=[AnalyticsLimitDep]``: counts against the client's analytics budget."""
 
-__all__ = [
-    "API_KEY_HEADER",
-    "AnalyticsLimitDep",
-    "ApiKeyDep",
-    "RateLimits",
-    "build_limiter",
-    "enforce_analytics_limit",
-    "enforce_default_limit",
-    "install_api_key",
-    "require_api_key",
-]
+__all__ = ["AnalyticsLimitDep", "ApiKeyDep", "build_limiter", "enforce_analytics_limit"]

@@ -1,5 +1,5 @@
 """Sales analytics in SQL (seed 001): revenue by day and category with window functions and
-CTEs, and customer lifetime value. Behind the API key; also ``python -m shop_api analytics``."""
+CTEs, and customer lifetime value. Behind the API key."""
 
 from __future__ import annotations
 

@@ -90,8 +90,6 @@ class ShopApiSettings(ConsumerServiceSettings):
         description="stock of a product the first time the catalog stream brings it; later"
         " catalog updates never change stock (orders own it)",
     )
-    max_order_lines: int = Field(default=100, ge=1)
-    max_quantity: int = Field(default=1000, ge=1, description="of one product in one order")
     relay: RelaySettings = RelaySettings()
     readiness_timeout_s: float = Field(default=2.0, gt=0)
 

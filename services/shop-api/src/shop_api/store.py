@@ -28,7 +28,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -374,7 +374,3 @@ async def deactivate_products(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequ
         "UPDATE products SET active = false, updated_at = now() WHERE product_id = ANY($1::text[])",
         list(ids),
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
