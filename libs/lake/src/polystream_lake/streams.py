@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -59,10 +59,6 @@ class LakeStream:
         except KeyError:
             raise ValueError(f"{self.name}: unknown schema version {version}") from None
         return arrow_schema(model)
-
-    def namespaced(self, prefix: str) -> LakeStream:
-        """The same lake stream read from topic ``prefix + topic`` (tests' own topics)."""
-        return replace(self, stream=self.stream.namespaced(prefix))
 
 
 SENSOR_READINGS_LAKE = LakeStream("sensor_readings", SENSOR_READINGS, {1: SensorReading})

@@ -36,6 +36,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -53,6 +54,11 @@ from polystream_lake.layout import BatchFile, CompactedFile, LakeLocation, parti
 from polystream_lake.streams import LakeStream, to_table
 
 log = logging.getLogger(__name__)
+
+# A day's directory holds thousands of batch files until it is compacted, and every group a
+# batch writes looks at all their names: a name is parsed once (names never change meaning).
+_batch_file = lru_cache(maxsize=1 << 16)(BatchFile.parse)
+_compacted_file = lru_cache(maxsize=1 << 16)(CompactedFile.parse)
 
 LISTING_CACHE_DIRECTORIES = 256
 HELD_CACHE_FILES = 64
@@ -89,10 +95,6 @@ class LakeWriter:
         self._listing_ttl_s = listing_ttl_s
         self._listings: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
         self._held: OrderedDict[str, dict[int, pa.Array]] = OrderedDict()
-
-    @property
-    def stream(self) -> LakeStream:
-        return self._stream
 
     def forget_listings(self) -> None:
         """List every directory again at its next write."""
@@ -143,9 +145,7 @@ class LakeWriter:
         schema = self._stream.schema(version)
         table = to_table(group, schema)
         files = self._files(directory)
-        batch_files = {
-            name: parsed for name in files if (parsed := BatchFile.parse(name)) is not None
-        }
+        batch_files = {name: parsed for name in files if (parsed := _batch_file(name)) is not None}
         first, last = group[0].offset, group[-1].offset
         merged: list[str] = []
         while True:
@@ -191,7 +191,7 @@ class LakeWriter:
         """The offsets of ``topic``/``partition`` that compacted files of the directory hold."""
         arrays = []
         for name, path in files.items():
-            compacted = CompactedFile.parse(name)
+            compacted = _compacted_file(name)
             if compacted is None or (compacted.topic, compacted.version) != (topic, version):
                 continue
             by_partition = self._held.get(path)

@@ -17,7 +17,6 @@ from typing import Annotated
 import typer
 
 from lake_writer.bootstrap import bootstrap
-from lake_writer.metrics import LAKE_COMPACTIONS
 from lake_writer.settings import LakeWriterSettings
 from polystream_common.cli import consumer_app, print_json
 from polystream_common.logs import configure_logging
@@ -57,7 +56,6 @@ def compact_command(
     totals: dict[str, object] = {}
     for stream in LAKE_STREAMS:
         report = compact(location, before=cutoff, min_age=timedelta(minutes=age), streams=[stream])
-        LAKE_COMPACTIONS.labels(settings.service_name, stream.name).inc(report.compactions)
         totals[stream.name] = asdict(report)
     print_json({"lake": location.uri, "before": cutoff.isoformat(), "streams": totals})
 

@@ -24,6 +24,3 @@ LAKE_ROWS_SKIPPED = Counter(
     "Redelivered rows left out because a compacted file already holds them.",
     ["service", "stream"],
 )
-LAKE_COMPACTIONS = Counter(
-    "polystream_lake_compactions_total", "Compacted files written.", ["service", "stream"]
-)

@@ -20,12 +20,7 @@ class CompactionSettings(BaseModel):
 
 
 class LakeWriterSettings(ConsumerServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="LAKE_WRITER_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        nested_model_default_partial_update=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="LAKE_WRITER_")
 
     service_name: str = "lake-writer"
     metrics_port: int = 9107

@@ -14,12 +14,10 @@ from pydantic_settings import SettingsConfigDict
 
 from polystream_common.settings import ServiceSettings
 from polystream_lake.layout import LakeSettings
+from polystream_lake.streams import LAKE_STREAMS_BY_NAME
 
 HOUR = 3600.0
 DAY = 24 * HOUR
-
-# The lake's streams (polystream_lake's layout: <root>/stream=<stream>/date=<YYYY-MM-DD>/...).
-LAKE_STREAMS = ("sensor_readings", "user_events", "chat_messages", "products")
 
 
 class RetrySettings(BaseModel):
@@ -74,7 +72,7 @@ class OrchestratorSettings(ServiceSettings):
         description="dbt's manifest (parsed at load) and each run's artifacts; the project"
         " directory itself is never written to",
     )
-    streams: tuple[str, ...] = LAKE_STREAMS
+    streams: tuple[str, ...] = tuple(LAKE_STREAMS_BY_NAME)
     compaction_min_age_s: float = Field(
         default=1800.0,
         ge=0,
