@@ -95,9 +95,10 @@ def client_failure_handler(
 def invalid_parameters(message: str, *loc: str | int) -> RequestValidationError:
     """A 422 in FastAPI's own shape, ``{"detail": [{"type", "loc", "msg", "input"}]}``, which the
     OpenAPI schema documents for every 422: a refusal our code makes after the declared bounds
-    (``min_price`` above ``max_price``) reads like one FastAPI makes."""
+    (``min_price`` above ``max_price``) reads like one FastAPI makes. ``loc`` is where, as
+    FastAPI writes it: ``"query"``, ``"body", "items"``, ``"header", "Idempotency-Key"``..."""
     return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", *loc), "msg": message, "input": None}]
+        [{"type": "value_error", "loc": loc, "msg": message, "input": None}]
     )
 
 

@@ -83,7 +83,7 @@ def _utc(name: str, value: datetime) -> datetime:
 
 
 def _unprocessable(detail: str) -> RequestValidationError:
-    return invalid_parameters(detail)
+    return invalid_parameters(detail, "query")
 
 
 def time_range(max_span: timedelta) -> Callable[[datetime, datetime], TimeRange]:

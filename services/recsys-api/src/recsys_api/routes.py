@@ -187,7 +187,7 @@ def _client_errors() -> Iterator[None]:
     except (UnknownProduct, UnknownUser) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc.args[0])) from exc
     except ValueError as exc:
-        raise invalid_parameters(str(exc)) from exc
+        raise invalid_parameters(str(exc), "query") from exc
 
 
 @router.get(

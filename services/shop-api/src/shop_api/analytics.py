@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from polystream_common.cli import time_window
+from polystream_web.errors import invalid_parameters
 from polystream_web.security import ApiKeyDep
 from shop_api.deps import PoolDep
-from shop_api.routes import documented, refused
+from shop_api.routes import documented
 
 REVENUE_BY_DAY_AND_CATEGORY_SQL: Final = """
 WITH lines AS (
@@ -121,10 +122,10 @@ async def revenue(
 ) -> list[RevenueRow]:
     """Revenue by UTC day and category, with running totals and ranks."""
     if (since and since.tzinfo is None) or (until and until.tzinfo is None):
-        raise refused("times need a UTC offset", "query")
+        raise invalid_parameters("times need a UTC offset", "query")
     start, end = time_window(since, until, timedelta(days=30))
     if start >= end:
-        raise refused("since must be before until", "query", "since")
+        raise invalid_parameters("since must be before until", "query", "since")
     return [RevenueRow(**r) for r in await revenue_by_day_and_category(pool, start, end)]
 
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -22,7 +21,7 @@ from shop_api.deps import Resources
 from shop_api.errors import install_error_handlers
 from shop_api.routes import router
 from shop_api.settings import ShopApiSettings
-from shop_api.store import SHOP_MIGRATIONS
+from shop_api.store import open_pool
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +34,13 @@ def create_app(settings: ShopApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            pool = await asyncpg.create_pool(
-                **settings.postgres.connect_kwargs(),
-                min_size=1,
+            pool = await open_pool(
+                settings.postgres,
+                settings.postgres_schema,
                 max_size=settings.postgres.pool_max_size,
-                server_settings={"search_path": f'"{settings.postgres_schema}"'},
-                timeout=settings.readiness_timeout_s * 5,
+                connect_timeout_s=settings.readiness_timeout_s * 5,
             )
             stack.push_async_callback(pool.close)
-            async with pool.acquire() as conn:
-                await SHOP_MIGRATIONS.apply(conn, settings.postgres_schema)
             mongo_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
                 settings.mongo.url.get_secret_value(),
                 serverSelectionTimeoutMS=settings.mongo_timeout_ms,

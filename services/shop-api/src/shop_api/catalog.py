@@ -15,7 +15,7 @@ import asyncpg
 from polystream_common.schemas import Product
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import DeletingSink, Deletion, Rejection, SinkRecord
-from shop_api.store import SHOP_MIGRATIONS, deactivate_products, upsert_products
+from shop_api.store import deactivate_products, open_pool, upsert_products
 
 POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
     ConnectionError,
@@ -42,19 +42,7 @@ class CatalogSink(DeletingSink[Product]):
 
     async def setup(self) -> None:
         if self._pool is None:
-            pool = await asyncpg.create_pool(
-                **self._settings.connect_kwargs(),
-                min_size=1,
-                max_size=2,
-                server_settings={"search_path": f'"{self._schema}"'},
-            )
-            try:
-                async with pool.acquire() as conn:
-                    await SHOP_MIGRATIONS.apply(conn, self._schema)
-            except BaseException:
-                await pool.close()
-                raise
-            self._pool = pool
+            self._pool = await open_pool(self._settings, self._schema, max_size=2)
 
     async def write(self, batch: Sequence[SinkRecord[Product]]) -> Sequence[Rejection[Product]]:
         latest: dict[str, Product] = {}

@@ -41,7 +41,7 @@ from prometheus_client import Counter, Gauge
 from polystream_common.kafka import build_admin, producer_config
 from polystream_common.topics import ORDER_PLACED, USER_EVENTS, ensure_topics
 from shop_api.settings import RelaySettings, ShopApiSettings
-from shop_api.store import SHOP_MIGRATIONS
+from shop_api.store import open_pool
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +173,7 @@ async def run_relay(
 
     async def connect() -> None:
         nonlocal pool
-        pool = await asyncpg.create_pool(
-            **settings.postgres.connect_kwargs(),
-            min_size=1,
-            max_size=2,
-            server_settings={"search_path": f'"{settings.postgres_schema}"'},
-        )
-        async with pool.acquire() as conn:
-            await SHOP_MIGRATIONS.apply(conn, settings.postgres_schema)
+        pool = await open_pool(settings.postgres, settings.postgres_schema, max_size=2)
 
     await _until_done(stopping, "postgres", connect)
     if pool is None:

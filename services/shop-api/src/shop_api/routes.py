@@ -11,12 +11,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from polystream_web.cache import CacheUnavailableError, LookAsideCache
-from polystream_web.errors import ApiError
+from polystream_web.errors import ApiError, invalid_parameters
 from polystream_web.health import install_health_routes, readiness_response, run_probes
 from shop_api import store
 from shop_api.carts import Cart
@@ -48,13 +47,6 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter(responses=documented(429, 503))
-
-
-def refused(message: str, *loc: str | int) -> RequestValidationError:
-    """A 422 in FastAPI's own shape (what the schema documents for every 422)."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": loc, "msg": message, "input": None}]
-    )
 
 
 # -- catalog -----------------------------------------------------------------------------------
@@ -140,9 +132,9 @@ async def products_by_attributes(
     try:
         wanted = json.loads(attributes)
     except ValueError:
-        raise refused("attributes is not JSON", "query", "attributes") from None
+        raise invalid_parameters("attributes is not JSON", "query", "attributes") from None
     if not isinstance(wanted, dict):
-        raise refused("attributes must be a JSON object", "query", "attributes")
+        raise invalid_parameters("attributes must be a JSON object", "query", "attributes")
     rows = await store.products_with_attributes(pool, wanted, limit)
     return [ProductOut(**row) for row in rows]
 
@@ -180,7 +172,7 @@ class SetQuantity(BaseModel):
 
 async def _known_product(pool: Any, product_id: str, *loc: str | int) -> None:
     if not await store.existing_products(pool, [product_id]):
-        raise refused(f"unknown product {product_id}", *loc)
+        raise invalid_parameters(f"unknown product {product_id}", *loc)
 
 
 @router.get("/carts/{customer_id}", response_model=CartOut, tags=["carts"])
@@ -317,7 +309,9 @@ async def place_order(
             # A retry after the order cleared the cart still finds its order by the key.
             placed = await store.find_by_key(resources.pool, idempotency_key, fingerprint)
             if placed is None:
-                raise refused("the cart is empty: add items or send them in the body", "body")
+                raise invalid_parameters(
+                    "the cart is empty: add items or send them in the body", "body"
+                )
         else:
             placed = await store.place_order(
                 resources.pool,
@@ -327,9 +321,9 @@ async def place_order(
                 fingerprint=fingerprint,
             )
     except store.UnknownProducts as exc:
-        raise refused(str(exc), "body", "items") from None
+        raise invalid_parameters(str(exc), "body", "items") from None
     except store.IdempotencyKeyReused as exc:
-        raise refused(str(exc), "header", "Idempotency-Key") from None
+        raise invalid_parameters(str(exc), "header", "Idempotency-Key") from None
     except store.InsufficientStock as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     if placed.replayed:

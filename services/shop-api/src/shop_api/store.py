@@ -36,11 +36,37 @@ import asyncpg
 
 from polystream_common.migrations import Migrations
 from polystream_common.schemas import Product
+from polystream_common.settings import PostgresSettings
 from polystream_common.topics import ORDER_PLACED, USER_EVENTS, Stream
 from shop_api.events import order_placed_event, purchase_events
 
 SHOP_MIGRATIONS: Final = Migrations("shop_api", "sql", lock_id=0x5409_0001)
 IDEMPOTENCY_LOCK_NS: Final = 0x5409  # the first int of the two-int advisory lock keyspace
+
+
+async def open_pool(
+    settings: PostgresSettings,
+    schema: str,
+    *,
+    max_size: int,
+    connect_timeout_s: float | None = None,
+) -> asyncpg.Pool:
+    """A pool whose connections work in ``schema``, migrated (under the migrations' advisory
+    lock, so replicas may start together); closed again if the migrations fail."""
+    pool = await asyncpg.create_pool(
+        **settings.connect_kwargs(),
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": f'"{schema}"'},
+        **({} if connect_timeout_s is None else {"timeout": connect_timeout_s}),
+    )
+    try:
+        async with pool.acquire() as conn:
+            await SHOP_MIGRATIONS.apply(conn, schema)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 class OrderRefused(Exception):
