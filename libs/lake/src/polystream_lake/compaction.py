@@ -35,8 +35,8 @@ from polystream_lake.files import (
     delete_quietly,
     list_dir,
     list_subdirs,
-    read_supersedes,
     read_table,
+    superseded_names,
     unique_offsets,
     write_atomically,
 )
@@ -145,10 +145,7 @@ def recover_directory(
     """Delete what every compacted file of ``directory`` replaced, and stale temporary files;
     returns the files left."""
     files = list_dir(location, directory)
-    superseded: set[str] = set()
-    for info in files:
-        if CompactedFile.parse(info.base_name) is not None:
-            superseded.update(read_supersedes(location, info.path))
+    superseded = superseded_names(location, files)
     left = []
     for info in files:
         if info.base_name in superseded:

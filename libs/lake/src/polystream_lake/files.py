@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from uuid import uuid4
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from polystream_lake.layout import TEMP_SUFFIX, LakeLocation
+from polystream_lake.layout import TEMP_SUFFIX, CompactedFile, LakeLocation
 
 SUPERSEDES_KEY = b"polystream.supersedes"
 """Parquet metadata of a compacted file: the JSON list of the file names it replaces."""
@@ -49,6 +50,15 @@ def read_supersedes(location: LakeLocation, path: str) -> list[str]:
         metadata = pq.read_schema(handle).metadata or {}
     names: list[str] = json.loads(metadata.get(SUPERSEDES_KEY, b"[]"))
     return names
+
+
+def superseded_names(location: LakeLocation, files: Iterable[pafs.FileInfo]) -> set[str]:
+    """The names of ``files`` (one directory's listing) that its compacted files replace."""
+    superseded: set[str] = set()
+    for info in files:
+        if CompactedFile.parse(info.base_name) is not None:
+            superseded.update(read_supersedes(location, info.path))
+    return superseded
 
 
 def write_atomically(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pyarrow.fs as pafs
 
-from polystream_lake.files import list_dir, list_subdirs, read_supersedes
-from polystream_lake.layout import CompactedFile, LakeLocation
+from polystream_lake.files import list_dir, list_subdirs, superseded_names
+from polystream_lake.layout import LakeLocation
 
 
 def read_parquet_sql(location: LakeLocation, stream: str, *, exact: bool = False) -> str:
@@ -35,10 +35,7 @@ def live_file_infos(location: LakeLocation, stream: str) -> list[tuple[str, pafs
         files = [
             f for f in list_dir(location, f"{base}/{subdir}") if f.base_name.endswith(".parquet")
         ]
-        superseded: set[str] = set()
-        for info in files:
-            if CompactedFile.parse(info.base_name) is not None:
-                superseded.update(read_supersedes(location, info.path))
+        superseded = superseded_names(location, files)
         live.extend(
             (f"{base}/{subdir}/{f.base_name}", f) for f in files if f.base_name not in superseded
         )
