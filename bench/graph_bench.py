@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
-from results_file import write_results
+from results_file import median_run, write_results
 
 from graph_writer.interactions import InteractionStatements
 from graph_writer.rows import GraphBatch, plan_batch
@@ -135,12 +134,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000, help="user events per run")
     parser.add_argument("--repeat", type=int, default=1, help="runs; the median ratio is kept")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import run
-
     with tempfile.TemporaryDirectory() as tmp:
         runs = [asyncio.run(bench_graph_writer(args.events, Path(tmp))) for _ in range(args.repeat)]
-    write_results("graph_writer", {"graph_writer_vs_raw_unwind_merge": run.median_run(runs)})
+    write_results("graph_writer", {"graph_writer_vs_raw_unwind_merge": median_run(runs)})
 
 
 if __name__ == "__main__":

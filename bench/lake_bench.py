@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from results_file import write_results
+from results_file import median_run, write_results
 
 from polystream_common.schemas import UserEventV1, UserEventV2
 from polystream_common.sink import SinkRecord
@@ -145,9 +145,7 @@ def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(bench_once(args.records, Path(tmp)))
-    ordered = sorted(runs, key=lambda r: float(r["ratio"]))
-    median = {**ordered[len(ordered) // 2], "ratios_of_runs": [r["ratio"] for r in runs]}
-    write_results("lake", {"lake_writer_vs_raw_write_table": median})
+    write_results("lake", {"lake_writer_vs_raw_write_table": median_run(runs)})
 
 
 if __name__ == "__main__":

@@ -41,3 +41,10 @@ def write_results(
         print(json.dumps(results, indent=2, default=str))
         print(f"written to {out.relative_to(ROOT)}")
     return out
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median ratio, with every run's ratio beside it: on a shared 2-core machine
+    one noisy run must not make the figure."""
+    ordered = sorted(runs, key=lambda run: float(run["ratio"]))
+    return {**ordered[len(ordered) // 2], "ratios_of_runs": [run["ratio"] for run in runs]}

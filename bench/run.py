@@ -73,7 +73,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from kafka_peer import java_producer_perf
 from pymongo import AsyncMongoClient
-from results_file import RESULTS, write_results
+from results_file import RESULTS, median_run, write_results
 from stack_env import read_stack_env
 
 from polystream_common.schemas import Event
@@ -398,13 +398,6 @@ async def bench_embedder(count: int, workdir: Path) -> dict[str, Any]:
         await asyncio.to_thread(embedder_bench.drop_collections, MILVUS_URI, prefix)
         await ns.drop()
     return embedder_bench.figures(count, rate, ceiling, backend)
-
-
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median ratio, with every run's ratio beside it: on a shared 2-core machine
-    one noisy run must not make the figure."""
-    ordered = sorted(runs, key=lambda run: float(run["ratio"]))
-    return {**ordered[len(ordered) // 2], "ratios_of_runs": [run["ratio"] for run in runs]}
 
 
 def main() -> None:
