@@ -21,7 +21,7 @@ ENGINE="$ROOT/.cache/docker"
 export DOCKER_HOST="unix://$ENGINE/docker.sock"
 # Debian's 20.10 CLI: it builds with the daemon's BuildKit and needs no buildx plugin.
 DOCKER=/usr/bin/docker
-UV_VERSION=0.9.30           # the uv of ghcr.io/astral-sh/uv:0.9, the tag the Dockerfiles name
+UV_VERSION=0.9.30           # the uv of ghcr.io/astral-sh/uv:0.9, the tag services/Dockerfile names
 TAG=${POLYSTREAM_TAG:-dev}  # compose.yaml's polystream/<service>:${POLYSTREAM_TAG:-dev}
 PROJECT=polystream-ci
 # The images the test builds and runs. Not the orchestrator's and the dashboard's (profile
