@@ -510,7 +510,7 @@ def test_every_panel_returns_data_while_the_stream_flows(
         def every_panel_has_data() -> bool:
             for service in started:
                 if not service.alive():
-                    pytest.fail(f"{service.module} exited:\n{service.log_tail()}")
+                    pytest.fail(service.exit_report())
             for user in range(1, 11):  # twice each: a miss (the steps run), then a hit
                 get(f"{base}/recommendations/user-{user:05d}")
                 get(f"{base}/recommendations/user-{user:05d}")

@@ -63,7 +63,7 @@ def wait_until(
         if value:
             return value
         if service is not None and not service.alive():
-            pytest.fail(f"{service.module} exited while waiting for {what}:\n{service.log_tail()}")
+            pytest.fail(f"while waiting for {what}, {service.exit_report()}")
         if time.monotonic() > deadline:
             tail = f"\n{service.module} log:\n{service.log_tail()}" if service else ""
             pytest.fail(f"timed out after {timeout_s}s waiting for {what}{tail}")
@@ -179,6 +179,13 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def exit_report(self) -> str:
+        """Its exit status and last log line (the exception, when it crashed) first, then the log's
+        tail: CI output that long is cut in the middle."""
+        assert self.process is not None
+        lines = self.log_path.read_text(errors="replace").splitlines() or ["(empty log)"]
+        return f"{self.module} exited {self.process.poll()}: {lines[-1]}\n{self.log_tail()}"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeVar
 from quixstreams import Application, State, message_context
 from quixstreams.dataframe import StreamingDataFrame
 from quixstreams.kafka import ConnectionConfig
-from quixstreams.models import TopicConfig
+from quixstreams.models import TopicConfig, TopicManager
 
 from aggregator.dead_letters import decode_or_reject
 from aggregator.engagement import (
@@ -54,6 +54,7 @@ from aggregator.engagement import (
 from aggregator.metrics import AggregatorMetrics
 from aggregator.sensors import EwmStats, observe, rollup_first, rollup_more, rollup_row
 from aggregator.settings import AggregatorSettings
+from aggregator.topic_admin import SettledTopicAdmin
 from polystream_common.dlq import DeadLetter
 from polystream_common.schemas import Event, SensorReading
 from polystream_common.topics import SENSOR_READINGS, USER_EVENTS, Stream
@@ -80,8 +81,9 @@ def build_application(
 ) -> Application:
     """The Quix Streams application with both dataflows wired; ``run()`` runs it until SIGTERM."""
     consumer = settings.consumer
+    broker = ConnectionConfig.from_librdkafka_dict(settings.kafka.client_config())
     app = Application(
-        broker_address=ConnectionConfig.from_librdkafka_dict(settings.kafka.client_config()),
+        broker_address=broker,
         consumer_group=consumer.group_id,
         auto_offset_reset=consumer.auto_offset_reset,
         commit_interval=consumer.commit_interval_s,
@@ -98,6 +100,9 @@ def build_application(
             "transactional.id": settings.transactional_id(),
         },
         loglevel=None,  # main() configures logging
+        topic_manager=TopicManager(
+            topic_admin=SettledTopicAdmin(broker_address=broker), consumer_group=consumer.group_id
+        ),
     )
     prefix = settings.kafka.topic_prefix
     engagement_dataflow(app, settings, USER_EVENTS.namespaced(prefix), sinks.engagement, metrics)
