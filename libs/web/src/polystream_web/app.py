@@ -79,12 +79,11 @@ class AppResources(Generic[R]):
 
     (Plain functions, not this object, are the dependencies: FastAPI reads their signatures.)"""
 
-    def __init__(self, kind: type[R]) -> None:
+    def __init__(self, kind: type[R]) -> None:  # ``kind`` only binds R for the type checker
         def get_resources(request: Request) -> R:
             resources: R = request.app.state.resources
             return resources
 
-        self.kind = kind
         self.get = get_resources
 
     def part(self, read: Callable[[R], T]) -> Callable[[Request], T]:

@@ -25,6 +25,7 @@ from quixstreams.sinks import BatchingSink, SinkBackpressureError, SinkBatch
 
 from aggregator.engagement import from_epoch_ms
 from aggregator.metrics import AggregatorMetrics
+from polystream_common import postgres
 from polystream_common.settings import PostgresSettings
 from polystream_readmodels.engagement import ENGAGEMENT_MIGRATIONS
 from polystream_readmodels.postgres import connect
@@ -74,16 +75,6 @@ ON CONFLICT (sensor_id, window_start) DO UPDATE SET
     window_end = EXCLUDED.window_end, count = EXCLUDED.count, min = EXCLUDED.min,
     max = EXCLUDED.max, mean = EXCLUDED.mean
 """
-
-# The server is unreachable, restarting or out of connections: retry later, the data is fine.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-)
 
 
 def _last_by_key(rows: Iterable[Mapping[str, Any]], key: tuple[str, ...]) -> list[Any]:
@@ -189,7 +180,7 @@ class _WriterSink(BatchingSink):
         values = [item.value for item in batch]
         try:
             self._loop.run_until_complete(self._write(values))
-        except TRANSIENT_ERRORS as exc:
+        except postgres.UNAVAILABLE as exc:
             log.warning(
                 "PostgreSQL unavailable, the checkpoint will be replayed",
                 extra={"error": repr(exc), "retry_after_s": self._retry_after_s},

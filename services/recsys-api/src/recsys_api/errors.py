@@ -24,6 +24,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from pymilvus.exceptions import MilvusException
 from pymongo.errors import ConnectionFailure
 
+from polystream_common import postgres
 from polystream_vectors.errors import UNAVAILABLE_ERRORS as UNAVAILABLE_VECTOR_ERRORS
 from polystream_vectors.errors import is_unavailable
 from polystream_web import errors as web_errors
@@ -39,11 +40,6 @@ log = logging.getLogger(__name__)
 # Connection failures of each client. asyncpg lets refused and reset connections through as bare
 # OSError, and a pool's connect timeout as TimeoutError (an OSError too): store_errors counts them
 # as the store's, since it only wraps that store's calls.
-_POSTGRES_FAILURES: Final = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 _MONGO_FAILURES: Final = (ConnectionFailure,)  # server selection timeouts, network errors
 _NEO4J_FAILURES: Final = (ServiceUnavailable, SessionExpired)
 # A read model whose migrations have not run in the schema read: the writer has not started yet.
@@ -54,7 +50,7 @@ _NOT_MIGRATED: Final = (asyncpg.exceptions.UndefinedTableError,)
 def store_errors(store: str) -> Iterator[None]:
     """Turn ``store``'s connection failures raised inside the block into
     :class:`StoreUnavailable` (503)."""
-    failures = (*_POSTGRES_FAILURES, *_MONGO_FAILURES, *_NEO4J_FAILURES, OSError)
+    failures = (*postgres.CONNECTION_REFUSED, *_MONGO_FAILURES, *_NEO4J_FAILURES, OSError)
     with web_errors.translate_store_errors(store, failures, _NOT_MIGRATED):
         yield
 
@@ -78,7 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
         {
             "mongodb": _MONGO_FAILURES,
             "neo4j": _NEO4J_FAILURES,
-            "postgres": (*_POSTGRES_FAILURES, *_NOT_MIGRATED),
+            "postgres": (*postgres.CONNECTION_REFUSED, *_NOT_MIGRATED),
         },
     )
     for failure in (MilvusException, grpc.RpcError, *UNAVAILABLE_VECTOR_ERRORS):

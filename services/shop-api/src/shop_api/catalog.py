@@ -12,27 +12,18 @@ from typing import Any
 
 import asyncpg
 
+from polystream_common import postgres
 from polystream_common.schemas import Product
 from polystream_common.settings import PostgresSettings
 from polystream_common.sink import DeletingSink, Deletion, Rejection, SinkRecord
 from shop_api.store import deactivate_products, open_pool, upsert_products
-
-POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InterfaceError,
-)
 
 
 class CatalogSink(DeletingSink[Product]):
     """Writes catalog records into ``products``; migrates the schema at setup."""
 
     name = "postgres-catalog"
-    transient_errors = POSTGRES_UNAVAILABLE
+    transient_errors = postgres.UNAVAILABLE
 
     def __init__(self, settings: PostgresSettings, schema: str, initial_stock: int) -> None:
         self._settings = settings

@@ -9,13 +9,12 @@ import asyncpg
 from fastapi import FastAPI
 from pymongo.errors import ConnectionFailure
 
+from polystream_common import postgres
 from polystream_web import errors as web_errors
 from polystream_web.errors import Failures
 
 POSTGRES_FAILURES: Final[Failures] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
+    *postgres.CONNECTION_REFUSED,
     asyncpg.exceptions.UndefinedTableError,  # the schema not migrated (yet)
 )
 MONGO_FAILURES: Final[Failures] = (ConnectionFailure,)
