@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from event_consumer.catalog import ProductCatalogSink
@@ -23,24 +22,6 @@ from polystream_common.sink import Deletion, SinkRecord
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def mongo_settings(mongo_url: str) -> AsyncIterator[MongoSettings]:
-    settings = MongoSettings(url=mongo_url, database=f"test_catalog_{uuid.uuid4().hex[:12]}")
-    yield settings
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(settings.database)
-    await client.close()
-
-
-@pytest.fixture
-async def db(
-    mongo_url: str, mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client[mongo_settings.database]
-    await client.close()
 
 
 @pytest.fixture

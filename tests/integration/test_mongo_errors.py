@@ -6,12 +6,9 @@ Each test works in a database of its own, dropped after it."""
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.errors import WriteError
 
 from event_consumer.catalog import ProductCatalogSink
@@ -21,15 +18,6 @@ from polystream_common.settings import MongoSettings
 from polystream_readmodels.collections import USER_EVENTS_COLLECTION
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def mongo_settings(mongo_url: str) -> AsyncIterator[MongoSettings]:
-    settings = MongoSettings(url=mongo_url, database=f"test_errors_{uuid.uuid4().hex[:12]}")
-    yield settings
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(settings.database)
-    await client.close()
 
 
 @pytest.fixture
