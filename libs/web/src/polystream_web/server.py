@@ -1,10 +1,10 @@
-"""Serving a polystream API with uvicorn: :func:`serve` in a service's ``main()``, and
-:func:`serve_in_thread` for tests and benchmarks that want the app on real HTTP in-process.
+"""Serving a polystream API with uvicorn: :func:`api_app`, the command line of an API service
+(``serve``, the default), and :func:`serve_in_thread` for tests and benchmarks that want the app
+on real HTTP in-process.
 
 Both run uvicorn the same way: ``log_config=None``, so uvicorn keeps the logging ``main()``
 configured instead of installing its own, and no access log: a line per request costs more than
 a cache hit, and the request metrics (:mod:`polystream_web.observability`) count every request.
-The services that call these declare uvicorn themselves.
 """
 
 from __future__ import annotations
@@ -12,17 +12,48 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+import typer
 import uvicorn
 from fastapi import FastAPI
+
+from polystream_common.cli import service_app
+from polystream_web.settings import ApiServiceSettings
+
+S = TypeVar("S", bound=ApiServiceSettings)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Serve ``app`` on ``host:port`` until SIGTERM (uvicorn exits the process if it cannot
     start)."""
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def api_app(
+    help: str, settings: Callable[[], S], create_app: Callable[[S], FastAPI]
+) -> typer.Typer:
+    """An API service's command line: ``serve``, also the default when no command is given,
+    serves ``create_app(settings())`` on the settings' host and port (``settings`` builds them,
+    configures logging and logs them). Add the service's other commands to it."""
+    app = service_app(help)
+
+    def serve_settings() -> None:
+        config = settings()
+        serve(create_app(config), config.host, config.port)
+
+    @app.callback(invoke_without_command=True)
+    def default(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            serve_settings()
+
+    @app.command("serve", help="Serve the HTTP API (the default command).")
+    def serve_command() -> None:
+        serve_settings()
+
+    return app
 
 
 def free_port() -> int:
@@ -55,4 +86,4 @@ def serve_in_thread(app: FastAPI, port: int = 0, *, name: str = "api") -> Iterat
         thread.join(30)
 
 
-__all__ = ["free_port", "serve", "serve_in_thread"]
+__all__ = ["api_app", "free_port", "serve", "serve_in_thread"]

@@ -4,21 +4,15 @@ development by the base class, and so is a missing API key."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from polystream_common.settings import (
-    ConsumerServiceSettings,
-    Environment,
-    MongoSettings,
-    Neo4jSettings,
-    PostgresSettings,
-    RedisSettings,
-)
+from polystream_common.settings import MongoSettings, Neo4jSettings, PostgresSettings
 from polystream_embeddings.settings import EmbeddingSettings
 from polystream_readmodels.graph import LABEL_PREFIX_PATTERN
 from polystream_vectors.settings import MilvusSettings
 from polystream_web import security as web_security
+from polystream_web.settings import ApiServiceSettings
 from recsys_api.cache import CacheSettings
 from recsys_api.recommend import RecommendParameters
 
@@ -29,14 +23,13 @@ class RateLimitSettings(web_security.RateLimitSettings):
     analytics: str = Field(default="20/second", description="analytics routes, per client")
 
 
-class RecsysApiSettings(ConsumerServiceSettings):
+class RecsysApiSettings(ApiServiceSettings):
     """What recsys-api serves on and reads from. A consumer service too: it runs the core loop
     over ``cache.invalidations`` (``RECSYS_API_CONSUMER__*``, group ``recsys-api``)."""
 
     model_config = SettingsConfigDict(env_prefix="RECSYS_API_")
 
     service_name: str = "recsys-api"
-    host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)  # deploy/local/stack.env RECSYS_API_PORT
     embedding: EmbeddingSettings = EmbeddingSettings()
     # Bounded: at Strong every read waits for Milvus's next time tick (~200-400 ms); a read
@@ -61,29 +54,11 @@ class RecsysApiSettings(ConsumerServiceSettings):
     )
     mongo: MongoSettings = MongoSettings()
     mongo_timeout_ms: int = Field(default=2000, ge=1)
-    redis: RedisSettings = RedisSettings()
     cache: CacheSettings = CacheSettings()
     recommend: RecommendParameters = RecommendParameters()
     rate_limit: RateLimitSettings = RateLimitSettings()
-    api_key: SecretStr | None = Field(
-        default=None,
-        description="when set, the analytics and admin routes want it in the X-API-Key header;"
-        " required outside development",
-    )
     invalidations: bool = Field(
         default=True,
         description="consume graph-writer's cache.invalidations topic and drop the cached"
         " recommendations of the users it names",
     )
-    readiness_timeout_s: float = Field(
-        default=2.0, gt=0, description="how long /readyz waits for each dependency"
-    )
-
-    @model_validator(mode="after")
-    def _api_key_outside_development(self) -> RecsysApiSettings:
-        if self.environment is not Environment.DEVELOPMENT and self.api_key is None:
-            raise ValueError(
-                f"RECSYS_API_API_KEY must be set in {self.environment.value}: the analytics"
-                " and admin routes are open without it"
-            )
-        return self

@@ -16,18 +16,15 @@ import asyncio
 import asyncpg
 import typer
 
-from polystream_common.cli import service_app
 from polystream_common.logs import configure_logging
 from polystream_common.metrics import serve_metrics
 from polystream_common.runtime import consumer_main
-from polystream_web.server import serve as serve_api
+from polystream_web.server import api_app
 from shop_api.app import create_app
 from shop_api.bootstrap import bootstrap
 from shop_api.relay import run_relay
 from shop_api.settings import ShopApiSettings
 from shop_api.store import SHOP_MIGRATIONS
-
-app = service_app(__doc__ or "")
 
 
 def _settings() -> ShopApiSettings:
@@ -37,20 +34,7 @@ def _settings() -> ShopApiSettings:
     return settings
 
 
-def serve() -> None:
-    settings = _settings()
-    serve_api(create_app(settings), settings.host, settings.port)
-
-
-@app.callback(invoke_without_command=True)
-def default(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
-        serve()
-
-
-@app.command("serve", help="Serve the HTTP API (the default command).")
-def serve_command() -> None:
-    serve()
+app = api_app(__doc__ or "", _settings, create_app)
 
 
 @app.command("relay", help="Publish committed outbox rows to Kafka until SIGTERM.")

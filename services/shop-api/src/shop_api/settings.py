@@ -7,19 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, PositiveFloat, SecretStr, model_validator
+from pydantic import BaseModel, Field, PositiveFloat, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from polystream_common.settings import (
-    ConsumerServiceSettings,
-    Environment,
-    MongoSettings,
-    PostgresSettings,
-    ProducerSettings,
-    RedisSettings,
-)
+from polystream_common.settings import MongoSettings, PostgresSettings, ProducerSettings
 from polystream_web.cache import CacheSettings
-from polystream_web.security import RateLimitSettings
+from polystream_web.settings import ApiServiceSettings
 
 STOCK: Literal["stock"] = "stock"
 TOP_SELLERS: Literal["top_sellers"] = "top_sellers"
@@ -53,7 +46,7 @@ class RelaySettings(BaseModel):
     )
 
 
-class ShopApiSettings(ConsumerServiceSettings):
+class ShopApiSettings(ApiServiceSettings):
     """What shop-api serves on, reads and writes. The ``catalog`` command is a consumer service
     (core loop over ``products.catalog``, group ``shop-api-catalog``, metrics on
     ``metrics_port``); ``relay`` publishes the outbox; ``serve`` is the HTTP API."""
@@ -61,7 +54,6 @@ class ShopApiSettings(ConsumerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SHOP_API_")
 
     service_name: str = "shop-api"
-    host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)  # deploy/local/stack.env SHOP_API_PORT
     metrics_port: int = Field(default=9110, ge=0, le=65535)  # SHOP_CATALOG_METRICS_PORT
     postgres: PostgresSettings = PostgresSettings(pool_max_size=10)
@@ -76,14 +68,7 @@ class ShopApiSettings(ConsumerServiceSettings):
     cart_ttl_s: int = Field(
         default=7 * 24 * 3600, ge=1, description="a cart untouched this long is gone"
     )
-    redis: RedisSettings = RedisSettings()
     cache: ShopCacheSettings = ShopCacheSettings()
-    rate_limit: RateLimitSettings = RateLimitSettings()
-    api_key: SecretStr | None = Field(
-        default=None,
-        description="when set, the analytics routes want it in the X-API-Key header;"
-        " required outside development",
-    )
     initial_stock: int = Field(
         default=100,
         ge=0,
@@ -91,19 +76,9 @@ class ShopApiSettings(ConsumerServiceSettings):
         " catalog updates never change stock (orders own it)",
     )
     relay: RelaySettings = RelaySettings()
-    readiness_timeout_s: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
     def _catalog_group(self) -> ShopApiSettings:
         if self.consumer.group_id == self.service_name:  # the base class's default
             self.consumer = self.consumer.model_copy(update={"group_id": "shop-api-catalog"})
-        return self
-
-    @model_validator(mode="after")
-    def _api_key_outside_development(self) -> ShopApiSettings:
-        if self.environment is not Environment.DEVELOPMENT and self.api_key is None:
-            raise ValueError(
-                f"SHOP_API_API_KEY must be set in {self.environment.value}: the analytics"
-                " routes are open without it"
-            )
         return self
