@@ -1,20 +1,25 @@
 """The outbox relay's rounds on the real PostgreSQL, with a recording publisher standing in for
 Kafka (the real broker is exercised end to end in tests/e2e/test_shop_outbox.py): a round that
-fails to publish leaves its rows unpublished, a successful one marks exactly what it sent, and
-two relays at once never claim the same row (SKIP LOCKED)."""
+fails to publish leaves its rows unpublished, a successful one marks exactly what it sent, two
+relays at once never claim the same row (SKIP LOCKED), and the relay retries a refusing broker
+with backoff, counted in the metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
+from confluent_kafka.admin import AdminClient
+from prometheus_client import REGISTRY
 
-from polystream_common.settings import PostgresSettings
-from shop_api.relay import PublishError, relay_once
-from shop_api.settings import RelaySettings
+from polystream_common.kafka import DeliveryError
+from polystream_common.settings import ConsumerSettings, KafkaSettings, PostgresSettings
+from shop_api.relay import RELAY, relay_once, run_relay
+from shop_api.settings import RelaySettings, ShopApiSettings
 from shop_api.store import SHOP_MIGRATIONS
 
 pytestmark = pytest.mark.integration
@@ -32,7 +37,7 @@ class RecordingPublisher:
         if self.hold is not None:
             self.hold.wait(10)
         if self.fail:
-            raise PublishError("broker said no")
+            raise DeliveryError("broker said no")
         self.sent.extend(records)
 
 
@@ -59,7 +64,7 @@ async def unpublished(pool: asyncpg.Pool) -> int:
 
 
 async def test_a_failed_round_leaves_its_rows_for_the_next(pool: asyncpg.Pool) -> None:
-    with pytest.raises(PublishError):
+    with pytest.raises(DeliveryError):
         await relay_once(pool, RecordingPublisher(fail=True), RelaySettings(batch_size=4))
     assert await unpublished(pool) == 10
     publisher = RecordingPublisher()
@@ -86,3 +91,58 @@ async def test_two_relays_at_once_claim_different_rows(pool: asyncpg.Pool) -> No
     assert sorted(keys) == sorted(f"o{i}".encode() for i in range(10))
     assert [k for _t, k, _v in second.sent] == [b"o6", b"o7", b"o8", b"o9"]
     assert await unpublished(pool) == 0
+
+
+class FlakyBroker(RecordingPublisher):
+    """Refuses the first ``refusals`` rounds, then acknowledges."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise DeliveryError("broker said no")
+        super().publish(records)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_the_relay_retries_a_refusing_broker_with_backoff_and_the_metrics_show_it(
+    pool: asyncpg.Pool, settings: PostgresSettings, schema: str, kafka_bootstrap: str
+) -> None:
+    prefix = f"it-relay-{uuid.uuid4().hex[:8]}."
+    config = ShopApiSettings(
+        postgres=settings,
+        postgres_schema=schema,
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix),
+        consumer=ConsumerSettings(backoff_initial_s=0.05, backoff_max_s=0.2),
+    )
+    kafka_retries = {"service": RELAY, "sink": "kafka", "error": "DeliveryError"}
+    retries_before = sample("polystream_sink_retries_total", **kafka_retries)
+    failures_before = sample("polystream_outbox_round_failures_total")
+    broker, stop = FlakyBroker(refusals=3), asyncio.Event()
+    relay = asyncio.create_task(run_relay(config, publisher=broker, stop=stop))
+    try:
+        for _ in range(300):
+            if not await unpublished(pool):
+                break
+            await asyncio.sleep(0.05)
+        assert await unpublished(pool) == 0
+        assert sorted(key for _t, key, _v in broker.sent) == sorted(
+            f"o{i}".encode() for i in range(10)
+        )
+        assert sample("polystream_sink_retries_total", **kafka_retries) - retries_before == 3
+        assert sample("polystream_outbox_round_failures_total") - failures_before == 3
+        assert sample("polystream_sink_up", service=RELAY, sink="kafka") == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(relay, 30)
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        doomed = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        if doomed:
+            for future in admin.delete_topics(doomed).values():
+                future.result()

@@ -43,6 +43,7 @@ from polystream_common.topics import Stream, ensure_topics
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ConsumerServiceSettings)
+T = TypeVar("T")
 
 # A batch holds tens of thousands of objects at once (decoded events, records, rows), all freed by
 # reference counting once it is written. At the default generation-0 threshold (700) every batch
@@ -89,14 +90,23 @@ class KafkaClients:
         return cls(topics, consumer, checkpoint)
 
 
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
+
+
 async def retry_until_stopped(
     target: str,
-    attempt: Callable[[], Awaitable[Any]],
+    attempt: Callable[[], Awaitable[T]],
     metrics: ConsumerMetrics,
     stop: asyncio.Event,
     settings: ConsumerSettings,
-) -> None:
-    """Run a start-up step, retrying with backoff while its server is down (visible in metrics).
+) -> T:
+    """Run a start-up step, retrying with backoff while its server is down (visible in metrics),
+    and return what it returned.
 
     Raises :class:`StoppedBeforeReady` if the service is stopped first.
     """
@@ -107,10 +117,7 @@ async def retry_until_stopped(
         log.warning("start-up step failed, retrying", extra={"target": target, "error": repr(exc)})
 
     async def sleep(seconds: float) -> None:
-        try:
-            await asyncio.wait_for(stop.wait(), seconds)
-        except TimeoutError:
-            return
+        await sleep_unless_stopped(stop, seconds)
 
     retrying = AsyncRetrying(
         wait=backoff(settings),
@@ -120,18 +127,19 @@ async def retry_until_stopped(
         reraise=True,
     )
 
-    async def call() -> None:  # tenacity awaits only coroutine functions, not lambdas
-        await attempt()
+    async def call() -> T:  # tenacity awaits only coroutine functions, not lambdas
+        return await attempt()
 
     if stop.is_set():
         raise StoppedBeforeReady(target)
     try:
-        await retrying(call)
+        result: T = await retrying(call)
     except Exception as exc:
         if stop.is_set():
             raise StoppedBeforeReady(target) from exc
         raise
     metrics.sink_up(target, True)
+    return result
 
 
 async def run_consumer(

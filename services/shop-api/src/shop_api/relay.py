@@ -6,9 +6,10 @@ The order of one round, and what a crash at each point leaves:
 
 1. In one PostgreSQL transaction, claim the oldest unpublished rows
    (``FOR UPDATE SKIP LOCKED``: a second relay replica takes other rows, never the same ones).
-2. Produce them (idempotent producer: acks=all, no duplicates from the producer's own retries)
-   and flush: every record is acknowledged by the broker, or the round fails and the
-   transaction rolls back (the rows stay unpublished and are retried).
+2. Produce them (the shared idempotent :class:`EventProducer`: acks=all, no duplicates from the
+   producer's own retries, delivery metrics) and flush: every record is acknowledged by the
+   broker, or the round fails and the transaction rolls back (the rows stay unpublished and are
+   retried).
 3. Mark them ``published_at = now()`` and commit.
 
 A crash before 2 completes publishes nothing (or records the round retries); a crash between 2
@@ -32,13 +33,14 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
-from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Gauge
 
-from polystream_common.kafka import build_admin, producer_config
+from polystream_common.kafka import DeliveryError, EventProducer, build_admin
+from polystream_common.metrics import ConsumerMetrics
+from polystream_common.runtime import StoppedBeforeReady, retry_until_stopped, sleep_unless_stopped
 from polystream_common.topics import ORDER_PLACED, USER_EVENTS, ensure_topics
 from shop_api.settings import RelaySettings, ShopApiSettings
 from shop_api.store import open_pool
@@ -61,48 +63,38 @@ ROUND_FAILURES = Counter(
 BACKLOG_EVERY_S = 1.0
 """How often the backlog gauges are refreshed (one count over the partial index)."""
 
-
-class PublishError(RuntimeError):
-    """Some records of a round were not acknowledged by the broker."""
+RELAY = "shop-api-relay"
+"""The relay's service label in the metrics (start-up and round failures, deliveries)."""
 
 
 class OutboxPublisher(Protocol):
     def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        """Send (topic, key, value) records and return once all are acknowledged."""
+        """Send (topic, key, value) records and return once all are acknowledged; raise
+        :class:`DeliveryError` if any was not."""
 
 
 class KafkaOutboxPublisher:
-    """An idempotent confluent-kafka producer; topics get the settings' prefix."""
+    """The shared :class:`EventProducer` (idempotent); topics get the settings' prefix."""
 
     def __init__(self, settings: ShopApiSettings) -> None:
         self._prefix = settings.kafka.topic_prefix
         self._timeout_s = settings.relay.flush_timeout_s
-        self._producer = Producer(
-            producer_config(settings.kafka, settings.relay.producer, "shop-api-relay")
+        self._producer = EventProducer.build(
+            settings.kafka, settings.relay.producer, client_id=RELAY, service=RELAY
         )
 
     def publish(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        failures: list[str] = []
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(str(err))
-
         for topic, key, value in records:
-            while True:
-                try:
-                    self._producer.produce(
-                        self._prefix + topic, value=value, key=key, on_delivery=on_delivery
-                    )
-                    break
-                except BufferError:  # local queue full: serve callbacks, then retry
-                    self._producer.poll(0.1)
-        left = self._producer.flush(self._timeout_s)
-        if left or failures:
-            raise PublishError(f"{left} records unsent, {len(failures)} failed: {failures[:3]}")
+            self._producer.send_raw(self._prefix + topic, key, value)
+        self._producer.flush(self._timeout_s)
 
     def close(self) -> None:
-        self._producer.flush(self._timeout_s)
+        """Deliver what a failed round left queued (its rows go out again anyway: at least
+        once), within the flush timeout."""
+        try:
+            self._producer.flush(self._timeout_s)
+        except DeliveryError as exc:
+            log.warning("closing the relay's producer: %s", exc)
 
 
 def _fault(where: str, wanted: str) -> None:
@@ -152,72 +144,65 @@ async def run_relay(
     publisher: OutboxPublisher | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Relay until ``stop`` (SIGTERM/SIGINT when none is given). Retries with backoff while
-    PostgreSQL or Kafka is down."""
+    """Relay until ``stop`` (SIGTERM/SIGINT when none is given). Retries with backoff
+    (``SHOP_API_CONSUMER__BACKOFF_*``) while PostgreSQL or Kafka is down, at start-up and
+    between rounds, each counted in the metrics as the consumer loop's retries are. Any other
+    error stops the relay loudly: it is a bug, and the rows stay unpublished for the next run."""
     stopping = stop or asyncio.Event()
     if stop is None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+    metrics = ConsumerMetrics(RELAY)
     prefix = settings.kafka.topic_prefix
-    await _until_done(
-        stopping,
-        "kafka-topics",
-        lambda: asyncio.to_thread(
-            ensure_topics,
-            build_admin(settings.kafka),
-            [ORDER_PLACED.namespaced(prefix), USER_EVENTS.namespaced(prefix)],
-        ),
-    )
-    pool: Any = None
-
-    async def connect() -> None:
-        nonlocal pool
-        pool = await open_pool(settings.postgres, settings.postgres_schema, max_size=2)
-
-    await _until_done(stopping, "postgres", connect)
-    if pool is None:
+    try:
+        await retry_until_stopped(
+            "kafka-topics",
+            lambda: asyncio.to_thread(
+                ensure_topics,
+                build_admin(settings.kafka),
+                [ORDER_PLACED.namespaced(prefix), USER_EVENTS.namespaced(prefix)],
+            ),
+            metrics,
+            stopping,
+            settings.consumer,
+        )
+        pool = await retry_until_stopped(
+            "postgres",
+            lambda: open_pool(settings.postgres, settings.postgres_schema, max_size=2),
+            metrics,
+            stopping,
+            settings.consumer,
+        )
+    except StoppedBeforeReady:
         return
     active = publisher or KafkaOutboxPublisher(settings)
-    delay = 0.2
+    backoff = settings.consumer
+    delay = backoff.backoff_initial_s
+    failing: str | None = None  # the server the last round failed on
     observed_at = 0.0
     log.info("relaying the outbox", extra={"schema": settings.postgres_schema})
     try:
         while not stopping.is_set():
             try:
                 published = await relay_once(pool, active, settings.relay)
-                delay = 0.2
+                if failing is not None:
+                    metrics.sink_up(failing, True)
+                    failing, delay = None, backoff.backoff_initial_s
                 if time.monotonic() - observed_at >= BACKLOG_EVERY_S:  # busy or idle
                     await observe_backlog(pool)
                     observed_at = time.monotonic()
-            except (OSError, asyncpg.PostgresError, PublishError) as exc:
+            except (OSError, asyncpg.PostgresError, DeliveryError) as exc:
                 ROUND_FAILURES.inc()
+                failing = "kafka" if isinstance(exc, DeliveryError) else "postgres"
+                metrics.failing(failing, exc)
                 log.warning("relay round failed, retrying: %s", exc)
-                await _sleep(stopping, delay)
-                delay = min(delay * 2, 30.0)
+                await sleep_unless_stopped(stopping, delay)
+                delay = min(delay * 2, backoff.backoff_max_s)
                 continue
             if not published:
-                await _sleep(stopping, settings.relay.idle_poll_s)
+                await sleep_unless_stopped(stopping, settings.relay.idle_poll_s)
     finally:
         if isinstance(active, KafkaOutboxPublisher):
             await asyncio.to_thread(active.close)
         await pool.close()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return
-
-
-async def _until_done(stop: asyncio.Event, what: str, attempt: Any) -> None:
-    delay = 0.2
-    while not stop.is_set():
-        try:
-            await attempt()
-            return
-        except Exception as exc:
-            log.warning("start-up step %s failed, retrying: %s", what, exc)
-            await _sleep(stop, delay)
-            delay = min(delay * 2, 30.0)
