@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 
 from polystream_common.kafka import DeliveryError
 from polystream_common.settings import ConsumerSettings, KafkaSettings, PostgresSettings
-from shop_api.relay import RELAY, relay_once, run_relay
+from shop_api.relay import RELAY, purge_published, relay_once, run_relay
 from shop_api.settings import RelaySettings, ShopApiSettings
 from shop_api.store import SHOP_MIGRATIONS
 
@@ -146,3 +146,24 @@ async def test_the_relay_retries_a_refusing_broker_with_backoff_and_the_metrics_
         if doomed:
             for future in admin.delete_topics(doomed).values():
                 future.result()
+
+
+async def test_the_purge_deletes_published_rows_past_retention_and_never_unpublished_ones(
+    pool: asyncpg.Pool,
+) -> None:
+    # The fixture's ten rows: o0-o4 published 8 days ago, o5-o6 an hour ago, o7-o9 unpublished
+    # (and created 8 days ago: age alone never deletes a row).
+    await pool.execute(
+        "UPDATE outbox SET created_at = now() - interval '8 days',"
+        " published_at = CASE WHEN key < 'o5' THEN now() - interval '8 days'"
+        " WHEN key < 'o7' THEN now() - interval '1 hour' END"
+    )
+    week = RelaySettings(retention_s=7 * 24 * 3600, purge_batch_size=2)
+    before = sample("polystream_outbox_purged_total")
+    assert await purge_published(pool, week) == 5  # in three statements: 2, 2, 1
+    assert sample("polystream_outbox_purged_total") - before == 5
+    left = await pool.fetch("SELECT key FROM outbox ORDER BY id")
+    assert [bytes(r["key"]) for r in left] == [f"o{i}".encode() for i in range(5, 10)]
+    assert await purge_published(pool, week) == 0
+    assert await purge_published(pool, RelaySettings(retention_s=0)) == 0  # kept forever
+    assert await unpublished(pool) == 3

@@ -12,6 +12,10 @@ The order of one round, and what a crash at each point leaves:
    retried).
 3. Mark them ``published_at = now()`` and commit.
 
+Published rows are kept ``retention_s`` (a week by default: what was sent, and when, for
+support) and then deleted by the relay, in batches of their own transaction, so the table and
+its unpublished-rows index stay small. An unpublished row is never deleted, however old.
+
 A crash before 2 completes publishes nothing (or records the round retries); a crash between 2
 and 3 (the window the ``kill_after_produce`` fault opens) leaves the rows unpublished in
 PostgreSQL though they are in Kafka: the next round publishes them again, so a consumer sees the
@@ -57,6 +61,9 @@ OLDEST_AGE = Gauge(
 )
 ROUND_FAILURES = Counter(
     "polystream_outbox_round_failures_total", "Relay rounds that failed and were retried."
+)
+PURGED = Counter(
+    "polystream_outbox_purged_total", "Published outbox rows deleted after their retention."
 )
 
 
@@ -128,6 +135,26 @@ async def relay_once(
     return len(rows)
 
 
+async def purge_published(pool: asyncpg.Pool, settings: RelaySettings) -> int:
+    """Delete the rows published more than ``retention_s`` ago, ``purge_batch_size`` per
+    statement (each its own transaction: short locks), oldest ids first; returns how many."""
+    if not settings.retention_s:
+        return 0
+    purged = 0
+    while True:
+        status = await pool.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+            " WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2)",
+            settings.retention_s,
+            settings.purge_batch_size,
+        )
+        deleted = int(status.split()[-1])  # "DELETE <n>"
+        purged += deleted
+        PURGED.inc(deleted)
+        if deleted < settings.purge_batch_size:
+            return purged
+
+
 async def observe_backlog(pool: asyncpg.Pool) -> None:
     row = await pool.fetchrow(
         "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
@@ -180,7 +207,7 @@ async def run_relay(
     backoff = settings.consumer
     delay = backoff.backoff_initial_s
     failing: str | None = None  # the server the last round failed on
-    observed_at = 0.0
+    observed_at = purged_at = 0.0
     log.info("relaying the outbox", extra={"schema": settings.postgres_schema})
     try:
         while not stopping.is_set():
@@ -192,6 +219,9 @@ async def run_relay(
                 if time.monotonic() - observed_at >= BACKLOG_EVERY_S:  # busy or idle
                     await observe_backlog(pool)
                     observed_at = time.monotonic()
+                if time.monotonic() - purged_at >= settings.relay.purge_every_s:
+                    await purge_published(pool, settings.relay)
+                    purged_at = time.monotonic()
             except (OSError, asyncpg.PostgresError, DeliveryError) as exc:
                 ROUND_FAILURES.inc()
                 failing = "kafka" if isinstance(exc, DeliveryError) else "postgres"

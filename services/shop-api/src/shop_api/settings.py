@@ -37,6 +37,14 @@ class RelaySettings(BaseModel):
         default=0.2, gt=0, description="wait before looking again when the outbox is empty"
     )
     flush_timeout_s: float = Field(default=30.0, gt=0)
+    retention_s: float = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="published outbox rows older than this are deleted (0: kept forever);"
+        " unpublished rows are never deleted",
+    )
+    purge_every_s: float = Field(default=60.0, gt=0, description="how often the purge runs")
+    purge_batch_size: int = Field(default=5000, ge=1, description="rows deleted per statement")
     metrics_port: int = Field(default=9109, ge=0, le=65535)  # stack.env SHOP_RELAY_METRICS_PORT
     producer: ProducerSettings = ProducerSettings(linger_ms=5)
     fault: Literal["none", "kill_before_produce", "kill_after_produce"] = Field(
