@@ -6,14 +6,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from prometheus_client import REGISTRY
 
-from orchestrator.freshness import assess, mart_build_times, record_mart_builds
+from orchestrator.freshness import (
+    assess,
+    mart_build_times,
+    newest_event_time,
+    newest_in_file,
+    record_mart_builds,
+)
 from orchestrator.metrics import FreshnessExporter
 from orchestrator.settings import FreshnessSettings, OrchestratorSettings
 from orchestrator.warehouse import built_marts, failure_messages
+from polystream_lake.layout import open_lake
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
@@ -130,3 +140,31 @@ def test_a_failed_read_keeps_the_last_values_and_counts_the_error() -> None:
     gauge = "polystream_warehouse_mart_built_timestamp_seconds"
     assert sample(gauge, {"mart": "fct_sensor_daily"}) == built.timestamp()
     assert sample(errors, {"source": "warehouse", "error": "OSError"}) == pytest.approx(before + 1)
+
+
+def write_events(path: Path, times: list[datetime | None], **options: Any) -> None:
+    column = pa.array(times, pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({"event_time": column, "n": range(len(times))}), path, **options)
+
+
+def test_the_newest_event_comes_from_the_footers_of_the_newest_date(tmp_path: Path) -> None:
+    newest = NOW - timedelta(seconds=7)
+    stream = tmp_path / "stream=user_events"
+    older, newer = stream / "date=2026-12-01", stream / "date=2026-12-02"
+    older.mkdir(parents=True)
+    newer.mkdir(parents=True)
+    write_events(older / "a.parquet", [NOW + timedelta(days=9)])  # an older date is not read
+    # Three row groups: the maximum in the middle one, an all-null one last.
+    write_events(newer / "a.parquet", [NOW - timedelta(hours=1), newest, None], row_group_size=1)
+    write_events(newer / "b.parquet", [NOW - timedelta(minutes=1)])
+    lake = open_lake(tmp_path)
+    assert newest_event_time(lake, "user_events") == newest
+    assert newest_event_time(lake, "chat_messages") is None
+
+
+def test_a_row_group_without_statistics_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "nostats.parquet"
+    write_events(path, [NOW - timedelta(hours=2), NOW - timedelta(hours=1)], write_statistics=False)
+    assert newest_in_file(pq.ParquetFile(path)) == NOW - timedelta(hours=1)
+    write_events(path, [None, None], write_statistics=False)
+    assert newest_in_file(pq.ParquetFile(path)) is None

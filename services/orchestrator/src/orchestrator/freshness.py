@@ -3,7 +3,8 @@ stale.
 
 A source's freshness is the event time of the newest event in the lake, per stream. The lake is
 partitioned by the event's UTC date, so the newest event is in the newest ``date=`` directory
-and only that one is read. A mart's freshness is the time of its last successful build, which
+and only that one is read, and of its files only the footers: each row group's statistics hold
+the maximum ``event_time``. A mart's freshness is the time of its last successful build, which
 the dbt step records in the warehouse itself (:data:`BUILDS_TABLE`), so it travels with the file
 the dashboard reads. The Dagster checks and the Prometheus exporter both decide with
 :func:`assess`.
@@ -74,18 +75,36 @@ def newest_partition(lake: LakeLocation, stream: str) -> list[str]:
 
 
 def newest_event_time(lake: LakeLocation, stream: str) -> datetime | None:
-    """The event time of ``stream``'s newest event in the lake (None when it has none). Reads
-    the ``event_time`` column of the newest date's files only, on a local path or S3 alike."""
-    files = newest_partition(lake, stream)
-    if not files:
-        return None
+    """The event time of ``stream``'s newest event in the lake (None when it has none), from
+    the newest date's files, on a local path or S3 alike."""
     newest = None
-    for path in files:
-        column = pq.read_table(path, columns=["event_time"], filesystem=lake.filesystem)
-        value = pc.max(column["event_time"]).as_py()
+    for path in newest_partition(lake, stream):
+        with lake.filesystem.open_input_file(path) as source:
+            value = newest_in_file(pq.ParquetFile(source))
         if value is not None and (newest is None or value > newest):
             newest = value
     return None if newest is None else newest.astimezone(UTC)
+
+
+def newest_in_file(parquet: pq.ParquetFile, column: str = "event_time") -> datetime | None:
+    """The maximum of ``column`` in the file: from the footer's row-group statistics, reading a
+    row group's column only where its statistics have no maximum (an all-null group has none
+    and is skipped)."""
+    meta = parquet.metadata
+    index = meta.schema.names.index(column)
+    newest = None
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        stats = row_group.column(index).statistics
+        if stats is not None and stats.has_min_max:
+            value = stats.max
+        elif stats is not None and stats.has_null_count and stats.null_count == row_group.num_rows:
+            continue
+        else:
+            value = pc.max(parquet.read_row_group(group, columns=[column])[column]).as_py()
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    return newest
 
 
 def newest_event_times(lake: LakeLocation, streams: Iterable[str]) -> dict[str, datetime | None]:
