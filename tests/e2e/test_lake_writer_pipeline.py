@@ -142,7 +142,7 @@ def test_sigkill_mid_run_then_restart_the_lake_holds_each_valid_record_once(
     files_before = len(list(lake.rglob("*.parquet")))
     result = subprocess.run(
         [sys.executable, "-m", MODULE, "compact", "--before", "2100-01-01"],
-        env={**os.environ, **ns.env(MODULE, LAKE__URI=str(lake), COMPACTION__MIN_AGE_MINUTES="0")},
+        env={**os.environ, **ns.env(MODULE, LAKE__URI=str(lake), COMPACTION__MIN_AGE_S="0")},
         cwd=ROOT,
         capture_output=True,
         text=True,

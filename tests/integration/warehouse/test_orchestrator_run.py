@@ -23,7 +23,7 @@ from orchestrator.build import BuildOutcome, run_build
 from orchestrator.definitions import build_definitions
 from orchestrator.metrics import FreshnessExporter
 from orchestrator.settings import FreshnessSettings, OrchestratorSettings, RetrySettings
-from polystream_lake import LAKE_STREAMS
+from polystream_lake import LAKE_STREAMS, CompactionSettings
 
 from .warehouse_seed import WAREHOUSE_PROJECT, Expected
 
@@ -75,7 +75,7 @@ def run(seeded_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         warehouse_path=work / "warehouse" / "polystream.duckdb",
         dbt_project_dir=WAREHOUSE_PROJECT,
         dbt_cache_dir=work / "dbt",
-        compaction_min_age_s=0,  # the seed's files were just written
+        compaction=CompactionSettings(min_age_s=0),  # the seed's files were just written
         retry=RetrySettings(max_retries=1, delay_s=0.1),
         # The seed's events are days old: stale against an hour, fresh against ten years.
         freshness=FreshnessSettings(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
@@ -11,6 +13,7 @@ from polystream_lake import (
     USER_EVENTS_LAKE,
     BatchFile,
     CompactedFile,
+    CompactionSettings,
     LakeSettings,
     open_lake,
     partition_dir,
@@ -132,3 +135,12 @@ def test_s3_without_credentials_is_anonymous() -> None:
     filesystem = s3_filesystem(LakeSettings(uri="s3://b", s3_endpoint="minio:9000"))
     options = filesystem.__reduce__()[1][0]
     assert options["anonymous"] is True and options["endpoint_override"] == "minio:9000"
+
+
+@pytest.mark.parametrize(("min_days_old", "first_left_alone"), [(0, 3), (1, 2), (2, 1)])
+def test_compaction_takes_the_dates_at_least_min_days_old(
+    min_days_old: int, first_left_alone: int
+) -> None:
+    settings = CompactionSettings(min_days_old=min_days_old, min_age_s=90)
+    assert settings.before(date(2026, 12, 2)) == date(2026, 12, first_left_alone)
+    assert settings.min_age == timedelta(seconds=90)

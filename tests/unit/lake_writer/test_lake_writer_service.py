@@ -195,7 +195,7 @@ def test_the_compact_command_compacts_settled_past_dates_and_prints_a_report(
         writer.write(records[start : start + 5])
     before = len(list(tmp_path.rglob("*.parquet")))
     monkeypatch.setenv("LAKE_WRITER_LAKE__URI", str(tmp_path))
-    monkeypatch.setenv("LAKE_WRITER_COMPACTION__MIN_AGE_MINUTES", "0")
+    monkeypatch.setenv("LAKE_WRITER_COMPACTION__MIN_AGE_S", "0")
     with pytest.raises(SystemExit) as exit_info:
         main(["compact", "--before", "2100-01-01"])
     assert exit_info.value.code in (0, None)

@@ -4,7 +4,7 @@ lake-writer (which writes it) and the orchestrator (which compacts it and builds
 Start with :func:`open_lake`, :class:`LakeWriter`, :func:`compact` and :func:`read_parquet_sql`.
 """
 
-from polystream_lake.compaction import CompactionReport, compact
+from polystream_lake.compaction import CompactionReport, CompactionSettings, compact
 from polystream_lake.layout import (
     BatchFile,
     CompactedFile,
@@ -36,6 +36,7 @@ __all__ = [
     "BatchFile",
     "CompactedFile",
     "CompactionReport",
+    "CompactionSettings",
     "LakeLocation",
     "LakeSettings",
     "LakeStream",

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+from pydantic import BaseModel, Field
 
 from polystream_lake.files import (
     delete_quietly,
@@ -49,6 +50,27 @@ from polystream_lake.layout import (
 from polystream_lake.streams import LAKE_STREAMS, LakeStream
 
 log = logging.getLogger(__name__)
+
+
+class CompactionSettings(BaseModel):
+    """Which files a compaction takes, the same for lake-writer's ``compact`` command
+    (``LAKE_WRITER_COMPACTION__*``) and the orchestrator's nightly step
+    (``ORCHESTRATOR_COMPACTION__*``): the directories of dates at least ``min_days_old`` days
+    before today (UTC), and in them the files last written ``min_age_s`` ago or more (settled:
+    the lake-writer is done with them)."""
+
+    min_days_old: int = Field(
+        default=1, ge=0, description="1: every date before today; 0: today's too (a one-off run)"
+    )
+    min_age_s: float = Field(default=1800.0, ge=0)
+
+    def before(self, today: date) -> date:
+        """:func:`compact`'s ``before``: the first date left alone."""
+        return today - timedelta(days=self.min_days_old - 1)
+
+    @property
+    def min_age(self) -> timedelta:
+        return timedelta(seconds=self.min_age_s)
 
 
 @dataclass

@@ -38,24 +38,20 @@ def compact_command(
     before: Annotated[
         str | None, typer.Option(help="compact dates before this one (YYYY-MM-DD)")
     ] = None,
-    min_age_minutes: Annotated[
-        float | None, typer.Option(help="only files last written this long ago")
+    min_age_s: Annotated[
+        float | None, typer.Option(help="only files last written this many seconds ago")
     ] = None,
 ) -> None:
     """Compact the lake's settled small files, one file per date, topic and version."""
     settings = LakeWriterSettings()
     configure_logging(settings.log_level, json=settings.log_json)
     today = datetime.now(UTC).date()
-    cutoff = (
-        date.fromisoformat(before)
-        if before
-        else today - timedelta(days=settings.compaction.min_days_old - 1)
-    )
-    age = settings.compaction.min_age_minutes if min_age_minutes is None else min_age_minutes
+    cutoff = date.fromisoformat(before) if before else settings.compaction.before(today)
+    age = settings.compaction.min_age_s if min_age_s is None else min_age_s
     location = open_lake(settings.lake)
     totals: dict[str, object] = {}
     for stream in LAKE_STREAMS:
-        report = compact(location, before=cutoff, min_age=timedelta(minutes=age), streams=[stream])
+        report = compact(location, before=cutoff, min_age=timedelta(seconds=age), streams=[stream])
         totals[stream.name] = asdict(report)
     print_json({"lake": location.uri, "before": cutoff.isoformat(), "streams": totals})
 

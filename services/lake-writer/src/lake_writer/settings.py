@@ -3,20 +3,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from polystream_common.settings import ConsumerServiceSettings, ConsumerSettings
-from polystream_lake import LakeSettings
-
-
-class CompactionSettings(BaseModel):
-    """What ``python -m lake_writer compact`` takes: directories of dates at least
-    ``min_days_old`` days before today (UTC), files last written at least ``min_age_minutes``
-    ago (settled: the writer is done with them)."""
-
-    min_days_old: int = Field(default=1, ge=0, description="1: every date before today")
-    min_age_minutes: float = Field(default=30.0, ge=0)
+from polystream_lake import CompactionSettings, LakeSettings
 
 
 class LakeWriterSettings(ConsumerServiceSettings):

@@ -8,7 +8,7 @@ the compaction and a run compacts before ``dbt build`` reads.
 
 # No `from __future__ import annotations`: Dagster compares the context annotation itself.
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -36,14 +36,15 @@ def lake_asset_key(stream: str) -> dg.AssetKey:
 
 
 def lake_compactor(settings: OrchestratorSettings) -> CompactStream:
-    """polystream_lake's compaction of the dates before today (UTC), files settled for
-    ``compaction_min_age_s``: the lake-writer may still be appending to today's directory."""
+    """polystream_lake's compaction of the settled files (``settings.compaction``: by default
+    the dates before today, UTC, files untouched for 30 minutes): the lake-writer may still be
+    appending to today's directory."""
 
     def compact_stream(lake: LakeLocation, stream: str) -> CompactionReport:
         return compact(
             lake,
-            before=datetime.now(UTC).date() + timedelta(days=settings.compaction_days_ahead),
-            min_age=timedelta(seconds=settings.compaction_min_age_s),
+            before=settings.compaction.before(datetime.now(UTC).date()),
+            min_age=settings.compaction.min_age,
             streams=[LAKE_STREAMS_BY_NAME[stream]],
         )
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from polystream_common.settings import ServiceSettings
+from polystream_lake.compaction import CompactionSettings
 from polystream_lake.layout import LakeSettings
 from polystream_lake.streams import LAKE_STREAMS_BY_NAME
 
@@ -73,17 +74,7 @@ class OrchestratorSettings(ServiceSettings):
         " directory itself is never written to",
     )
     streams: tuple[str, ...] = tuple(LAKE_STREAMS_BY_NAME)
-    compaction_min_age_s: float = Field(
-        default=1800.0,
-        ge=0,
-        description="compact only batch files this old: the lake-writer is done with them",
-    )
-    compaction_days_ahead: int = Field(
-        default=0,
-        ge=0,
-        le=1,
-        description="0: compact the dates before today (UTC); 1: today's too (a one-off run)",
-    )
+    compaction: CompactionSettings = CompactionSettings()
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "UTC"
     retry: RetrySettings = RetrySettings()
