@@ -51,15 +51,16 @@ run: install stack-up ## Run the stack, every service and a load producer; print
 # The analytics side on the local stack's lake (.stack/lake, filled by `make run`'s lake-writer).
 DAGSTER_ENV := DAGSTER_HOME=$(CURDIR)/.stack/dagster ORCHESTRATOR_LAKE__URI=$(CURDIR)/.stack/lake \
 	ORCHESTRATOR_WAREHOUSE_PATH=$(CURDIR)/.stack/warehouse/polystream.duckdb
+DAGSTER_PORT := $(shell sed -n 's/^DAGSTER_WEBSERVER_PORT=//p' deploy/local/stack.env)
 
 warehouse: install ## Compact the local lake and build the warehouse now (Dagster: compaction, dbt build, freshness)
 	@mkdir -p .stack/dagster
 	$(DAGSTER_ENV) $(PY) -m orchestrator build
 
-dagster: install ## Dagster's daemon (the nightly schedule) and its UI on port 3070, over the local lake
+dagster: install ## Dagster's daemon (the nightly schedule) and its UI (stack.env DAGSTER_WEBSERVER_PORT), over the local lake
 	@mkdir -p .stack/dagster
 	$(DAGSTER_ENV) .venv/bin/dagster-daemon run -m orchestrator.definitions & \
-	daemon=$$!; trap 'kill $$daemon' EXIT; $(DAGSTER_ENV) .venv/bin/dagster-webserver -m orchestrator.definitions -h 127.0.0.1 -p 3070
+	daemon=$$!; trap 'kill $$daemon' EXIT; $(DAGSTER_ENV) .venv/bin/dagster-webserver -m orchestrator.definitions -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 dashboard: install ## The business dashboard over the local warehouse (Streamlit, port 8501)
 	$(PY) -m dashboard
