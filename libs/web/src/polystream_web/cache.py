@@ -228,6 +228,8 @@ class LookAsideCache:
             on_change=self._on_breaker_change,
         )
         self._inflight: dict[str, asyncio.Task[Any]] = {}
+        # CACHE_REQUESTS' children, bound once per (kind, result): labels() costs more than inc()
+        self._requests: dict[tuple[str, str], Any] = {}
 
     def key(self, kind: str, key: str) -> str:
         return f"{self.settings.key_prefix}:{kind}:{key}"
@@ -252,7 +254,11 @@ class LookAsideCache:
             task.add_done_callback(lambda done: self._forget(full_key, done))
         value, result = await asyncio.shield(task)
         # every caller counts, those that joined a load in flight with the leader's result
-        CACHE_REQUESTS.labels(self.service, kind, result).inc()
+        counter = self._requests.get((kind, result))
+        if counter is None:
+            counter = CACHE_REQUESTS.labels(self.service, kind, result)
+            self._requests[kind, result] = counter
+        counter.inc()
         return value  # type: ignore[no-any-return]
 
     async def invalidate(self, kind: str, *keys: str) -> None:
