@@ -89,6 +89,14 @@ COORDINATOR_MOVING = {
 }
 
 
+COMMITTED_TIMEOUT_S = 90.0
+"""How long a read of a group's committed offsets may wait. A member killed inside a transaction
+leaves its offset commit pending until the broker aborts the transaction (``transaction.timeout.ms``
+is 60 s, polystream_common.kafka) or a restart with the same transactional id fences it; until
+then the broker answers the read_committed offset fetch UNSTABLE_OFFSET_COMMIT and librdkafka
+asks again. A 10 s timeout read right after a SIGKILL failed CI."""
+
+
 def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Sum over partitions of end offset minus the group's committed offset."""
     ends = end_offsets(bootstrap, topic)
@@ -97,7 +105,9 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
     try:
         while True:
             try:
-                committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+                committed = consumer.committed(
+                    [TopicPartition(topic, p) for p in ends], timeout=COMMITTED_TIMEOUT_S
+                )
                 break
             except KafkaException as exc:
                 # A new broker is still electing or loading the group's coordinator: ask again.

@@ -45,6 +45,7 @@ from polystream_common.schemas import SensorReading, UserEventV1
 from polystream_common.topics import SENSOR_READINGS, USER_EVENTS, Stream
 
 from .conftest import (
+    COMMITTED_TIMEOUT_S,
     E2ENamespace,
     assert_dlq_holds_exactly,
     group_lag,
@@ -142,7 +143,9 @@ def committed_total(ns: E2ENamespace, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": ns.bootstrap, "group.id": ns.group(MODULE)})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        committed = consumer.committed(
+            [TopicPartition(topic, p) for p in partitions], timeout=COMMITTED_TIMEOUT_S
+        )
         return sum(max(tp.offset, 0) for tp in committed)
     finally:
         consumer.close()

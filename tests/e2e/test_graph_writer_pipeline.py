@@ -27,6 +27,7 @@ from polystream_common.topics import CACHE_INVALIDATIONS, PRODUCTS, USER_EVENTS
 from polystream_readmodels.graph import GraphLabels
 
 from .conftest import (
+    COMMITTED_TIMEOUT_S,
     E2ENamespace,
     delete_products,
     group_lag,
@@ -101,7 +102,9 @@ def watermarks(driver: Driver, g: GraphLabels) -> dict[int, int]:
 def committed(ns: E2ENamespace, topic: str, partitions: int) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": ns.bootstrap, "group.id": ns.group(MODULE)})
     try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+        offsets = consumer.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], COMMITTED_TIMEOUT_S
+        )
     finally:
         consumer.close()
     return {tp.partition: tp.offset for tp in offsets}
